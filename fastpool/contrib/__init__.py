@@ -1,0 +1,1 @@
+"""Optional integrations. Nothing inside ``fastpool`` imports this package."""
