@@ -64,7 +64,7 @@ class ScriptedServer:
         while not self._stopping.is_set():
             try:
                 sock, _ = self._listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -188,7 +188,9 @@ def response_bytes(
 ) -> bytes:
     head = [f"HTTP/1.1 {status} {reason}"]
     hs = list(headers)
-    if content_length and not any(k.lower() in ("content-length", "transfer-encoding") for k, _ in hs):
+    if content_length and not any(
+        k.lower() in ("content-length", "transfer-encoding") for k, _ in hs
+    ):
         hs.append(("Content-Length", str(len(body))))
     head += [f"{k}: {v}" for k, v in hs]
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
@@ -214,14 +216,19 @@ def serve_http(app: App) -> Handler:
                 if isinstance(out, tuple):
                     status, hs, body = out
                     if req.method == "HEAD":
-                        data = response_bytes(status, b"", hs + [("Content-Length", str(len(body)))])
+                        data = response_bytes(
+                            status, b"", [*hs, ("Content-Length", str(len(body)))]
+                        )
                     else:
                         data = response_bytes(status, body, hs)
                 else:
                     data = out
                 sock.sendall(data)
                 head = data.split(b"\r\n\r\n", 1)[0].lower()
-                if b"connection: close" in head or (req.header("connection") or "").lower() == "close":
+                if (
+                    b"connection: close" in head
+                    or (req.header("connection") or "").lower() == "close"
+                ):
                     return
         finally:
             rfile.close()

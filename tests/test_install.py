@@ -38,7 +38,9 @@ def test_compiled_module_loaded_when_expected(base: str) -> None:
     suffix = pathlib.Path(compiled.__file__ or "").suffix
     assert suffix in (".so", ".pyd"), compiled.__file__
     # the dispatcher must have picked the compiled twin, not fallen back
-    public = [n for n in dir(compiled) if not n.startswith("_") and isinstance(getattr(compiled, n), type)]
+    public = [
+        n for n in dir(compiled) if not n.startswith("_") and isinstance(getattr(compiled, n), type)
+    ]
     assert public, f"{compiled.__name__} exposes no classes"
     for name in public:
         if hasattr(dispatcher, name):
