@@ -827,7 +827,7 @@ class ResponseParser:
 
 class _SocketLike(Protocol):
     def settimeout(self, value: float | None, /) -> None: ...
-    def send(self, data: Any, /) -> int: ...
+    def sendall(self, data: Any, /) -> None: ...
     def recv_into(self, buffer: Any, nbytes: int = ..., /) -> int: ...
 
 
@@ -836,7 +836,7 @@ _RECV_SIZE: Final = 65536
 
 class Wire:
     """One connection's exchange over a socket object's Python methods
-    (``settimeout``, ``send``, ``recv_into``); ``timeout`` applies to each wait.
+    (``settimeout``, ``sendall``, ``recv_into``); ``timeout`` applies to each call.
     Not thread-safe: a checked-out connection belongs to one thread."""
 
     __slots__ = ("_head", "_parser", "_rbuf", "_rview", "_sock")
@@ -875,13 +875,9 @@ class Wire:
             self._parser.feed_eof()
 
     def _send(self, data: _Buffer) -> None:
-        view = memoryview(data).cast("B")
-        sock = self._sock
         try:
-            while view:
-                sent = sock.send(view)
-                view = view[sent:]
-        except BlockingIOError:
+            self._sock.sendall(data)
+        except BlockingIOError:  # timeout 0 and the send buffer full
             raise TimeoutError("timed out") from None
 
     def sendall(self, data: _Buffer, timeout: float | None) -> None:
