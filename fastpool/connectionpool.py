@@ -333,9 +333,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
     def _new_conn(self, connect_timeout: typing.Any = _DEFAULT_TIMEOUT) -> HTTPConnection:
         """A new, unconnected connection object."""
         n = next(self._conn_counter)
-        log.debug(
-            "Starting new HTTP connection (%d): %s:%s", n, self.host, self.port or "80"
-        )
+        log.debug("Starting new HTTP connection (%d): %s:%s", n, self.host, self.port or "80")
         if connect_timeout is _DEFAULT_TIMEOUT:
             connect_timeout = self._timeout.connect_timeout
         return self.ConnectionCls(
@@ -545,8 +543,15 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                         )
                     else:
                         head = self._send_body(
-                            conn, method, target, block, host_header, body, chunked,
-                            read_timeout, is_head,
+                            conn,
+                            method,
+                            target,
+                            block,
+                            host_header,
+                            body,
+                            chunked,
+                            read_timeout,
+                            is_head,
                         )
                 except OSError as e:
                     # The builtin TimeoutError (a socket wait ran out) is a
@@ -620,9 +625,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                     method, url, error=new_e, _pool=self, _stacktrace=sys.exc_info()[2]
                 )
                 retries.sleep()
-                log.warning(
-                    "Retrying (%r) after connection broken by '%r': %s", retries, e, url
-                )
+                log.warning("Retrying (%r) after connection broken by '%r': %s", retries, e, url)
                 continue
             except BaseException:
                 if conn._out:
@@ -797,8 +800,7 @@ def _make_release(
                 return
             if not freelist.closed:
                 warn(
-                    "Connection pool is full, discarding connection: %s. "
-                    "Connection pool size: %s",
+                    "Connection pool is full, discarding connection: %s. Connection pool size: %s",
                     host,
                     freelist.maxsize,
                 )
@@ -843,7 +845,15 @@ class HTTPSConnectionPool(HTTPConnectionPool):
         **conn_kw: typing.Any,
     ) -> None:
         super().__init__(
-            host, port, timeout, maxsize, block, headers, retries, _proxy, _proxy_headers,
+            host,
+            port,
+            timeout,
+            maxsize,
+            block,
+            headers,
+            retries,
+            _proxy,
+            _proxy_headers,
             **conn_kw,
         )
         self.key_file = key_file
@@ -861,9 +871,7 @@ class HTTPSConnectionPool(HTTPConnectionPool):
 
     def _new_conn(self, connect_timeout: typing.Any = _DEFAULT_TIMEOUT) -> HTTPConnection:
         n = next(self._conn_counter)
-        log.debug(
-            "Starting new HTTPS connection (%d): %s:%s", n, self.host, self.port or "443"
-        )
+        log.debug("Starting new HTTPS connection (%d): %s:%s", n, self.host, self.port or "443")
         if connect_timeout is _DEFAULT_TIMEOUT:
             connect_timeout = self._timeout.connect_timeout
         actual_host, actual_port = self.host, self.port
