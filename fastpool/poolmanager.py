@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import typing
 import warnings
 from collections.abc import Mapping
@@ -44,7 +45,7 @@ if typing.TYPE_CHECKING:
 
     from .response import BaseHTTPResponse
 
-__all__ = ["PoolManager", "ProxyManager", "proxy_from_url"]
+__all__ = ["PoolManager", "ProxyManager", "proxy_from_url", "request"]
 
 log = logging.getLogger(__name__)
 
@@ -466,3 +467,45 @@ class ProxyManager(PoolManager):
 def proxy_from_url(url: str, **kw: typing.Any) -> ProxyManager:
     """A :class:`ProxyManager` for the proxy at ``url``."""
     return ProxyManager(proxy_url=url, **kw)
+
+
+_DEFAULT_POOL: PoolManager | None = None
+_DEFAULT_POOL_LOCK = threading.Lock()
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    body: typing.Any = None,
+    fields: typing.Any = None,
+    headers: Mapping[str, str] | None = None,
+    preload_content: bool | None = True,
+    decode_content: bool | None = True,
+    redirect: bool | None = True,
+    retries: Retry | bool | int | None = None,
+    timeout: typing.Any = 3,
+    json: typing.Any = None,
+) -> BaseHTTPResponse:
+    """A request through a module-level :class:`PoolManager` (urllib3's
+    ``urllib3.request``; shared by everything in the process that uses it)."""
+    global _DEFAULT_POOL
+    pm = _DEFAULT_POOL
+    if pm is None:
+        with _DEFAULT_POOL_LOCK:
+            if _DEFAULT_POOL is None:
+                _DEFAULT_POOL = PoolManager()
+            pm = _DEFAULT_POOL
+    return pm.request(
+        method,
+        url,
+        body=body,
+        fields=fields,
+        headers=headers,
+        preload_content=preload_content,
+        decode_content=decode_content,
+        redirect=redirect,
+        retries=retries,
+        timeout=timeout,
+        json=json,
+    )
