@@ -153,9 +153,13 @@ class WrappedSocket:
     is_verified: bool
     #: the handshake resumed a stored session
     resumed: bool
+    #: the name sent as SNI and checked (``server_hostname`` or the host)
+    server_name: str
 
 
 class _Context:
+    # ``params`` keeps the caller's ssl_context alive, so its id() in ``key``
+    # cannot be reused by another object while this entry exists.
     __slots__ = ("context", "default", "key", "params")
 
     def __init__(
@@ -312,16 +316,15 @@ class TLSClient:
     def _context(self, params: TLSParams) -> _Context:
         key = params._context_key()
         current = self._current
-        if current is not None and current.key == key and current.params == params:
+        if current is not None and current.key == key:
             return current
         # Built outside the lock (loading a trust store takes milliseconds);
         # two threads racing here build two contexts and the last one wins.
         context, default = build_context(params)
         entry = _Context(key, params, context, default)
         with self._lock:
-            if self._current is None or self._current.key != key:
-                # Sessions belong to the context that made them.
-                self._sessions.clear()
+            # Sessions belong to the context that made them.
+            self._sessions.clear()
             self._current = entry
         return entry
 
@@ -343,14 +346,14 @@ class TLSClient:
         through an HTTPS proxy). On failure ``sock`` is closed and
         ``urllib3.exceptions.SSLError`` is raised.
         """
-        entry = self._context(params)
-        ctx = entry.context
-        name = _sni_name(params.server_hostname or hostname)
-        session = None
-        if self.resume_sessions and not tls_in_tls:
-            with self._lock:
-                session = self._sessions.get(name)
         try:
+            entry = self._context(params)
+            ctx = entry.context
+            name = _sni_name(params.server_hostname or hostname)
+            session = None
+            if self.resume_sessions and not tls_in_tls:
+                with self._lock:
+                    session = self._sessions.get(name)
             try:
                 if tls_in_tls:
                     ssock: TLSSocket = SSLTransport(sock, ctx, server_hostname=name)
@@ -372,7 +375,7 @@ class TLSClient:
             if resumed:
                 self._resumed += 1
         is_verified = ctx.verify_mode == ssl.CERT_REQUIRED or bool(params.assert_fingerprint)
-        return WrappedSocket(ssock, is_verified, resumed)
+        return WrappedSocket(ssock, is_verified, resumed, name)
 
     @staticmethod
     def _verify(
@@ -411,9 +414,10 @@ class TLSClient:
 
     # -- sessions --------------------------------------------------------
 
-    def offer_session(self, ssock: object, hostname: str, params: TLSParams | None = None) -> bool:
+    def offer_session(self, ssock: object, server_name: str) -> bool:
         """Keep the TLS session of ``ssock`` for the pool's next handshake.
 
+        ``server_name`` is :attr:`WrappedSocket.server_name` of the handshake.
         Call it once the first response has been read on a new connection:
         TLS 1.3 servers send their session tickets after the handshake, and
         the ssl module sees them only when it reads application data. Returns
@@ -430,9 +434,7 @@ class TLSClient:
             return False
         if version == "TLSv1.3" and not session.has_ticket:
             return False
-        if params is not None and params.server_hostname:
-            hostname = params.server_hostname
-        name = _sni_name(hostname)
+        name = _sni_name(server_name)
         with self._lock:
             current = self._current
             if current is None or ssock.context is not current.context:

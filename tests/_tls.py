@@ -161,6 +161,13 @@ class TLSServer(ScriptedServer):
                     )
                 )
             http(sock, index)
+            # close_notify, as real servers send it: OpenSSL forgets the
+            # session (no resumption by session id) of a connection that
+            # ends without one.
+            try:
+                sock.unwrap()
+            except (OSError, ValueError):
+                pass
 
         super().__init__(handler, tls_context=context, host=host)
 
