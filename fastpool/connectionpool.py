@@ -426,8 +426,8 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
         """
         if headers is None:
             headers = self.headers
-        if retries is None and redirect:
-            retries = self._default_retry
+        if retries is None and (redirect or self._retries is self._default_retry):
+            retries = self._default_retry  # what Retry.from_int would return
         elif not isinstance(retries, Retry):
             retries = Retry.from_int(retries, redirect=redirect, default=self._retries)
         enforce_content_length = response_kw.pop("enforce_content_length", True)
@@ -446,7 +446,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                 parsed = parse_url(url)
                 target = parsed.url
                 host_header = self._absolute_host_header(parsed)
-            if assert_same_host and not self.is_same_host(target):
+            if assert_same_host and target[0] != "/" and not self.is_same_host(target):
                 raise HostChangedError(self, target, retries)
             if headers:
                 block, send_host = self._header_block(headers)
@@ -478,8 +478,6 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                     timeout_obj.start_connect()
                     connect_timeout = timeout_obj.connect_timeout
                     read_timeout = None
-            if connect_timeout is _DEFAULT_TIMEOUT:
-                connect_timeout = Timeout.resolve_default_timeout(connect_timeout)
 
             # ---- connection ------------------------------------------------
             conn = freelist.checkout(pool_timeout)  # EmptyPoolError / ClosedPoolError
@@ -498,6 +496,8 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                     conn.close()
                     fresh = True
             if fresh:
+                if connect_timeout is _DEFAULT_TIMEOUT:
+                    connect_timeout = Timeout.resolve_default_timeout(connect_timeout)
                 try:
                     conn = self._new_conn(connect_timeout)
                 except BaseException:

@@ -67,6 +67,8 @@ SSL_KEYWORDS = (
 )
 _DEFAULT_BLOCKSIZE = 16384
 _MAX_CLOSED_POOL_RETRIES = 3
+_SPLIT_CACHE_MAX = 1024
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 pool_classes_by_scheme: dict[str, type[HTTPConnectionPool]] = {
     "http": HTTPConnectionPool,
@@ -161,6 +163,15 @@ class PoolManager(RequestMethods):
         self.key_fn_by_scheme = key_fn_by_scheme.copy()
         # scheme -> (connection_pool_kw items it was computed from, frozen settings)
         self._settings_cache: dict[str, tuple[tuple[typing.Any, ...], typing.Any]] = {}
+        # url -> (scheme, host, port, request target); bounded
+        self._split_cache: dict[str, tuple[str, str, int, str]] = {}
+        # Pools found without building a request context, unless a subclass
+        # customises how pools are looked up or keyed.
+        cls = type(self)
+        self._plain_lookup = (
+            cls.connection_from_host is PoolManager.connection_from_host
+            and cls.connection_from_pool_key is PoolManager.connection_from_pool_key
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -226,6 +237,8 @@ class PoolManager(RequestMethods):
     def _pool_fast(self, scheme: str, host: str, port: int) -> HTTPConnectionPool:
         # The default key without building a request context: the frozen
         # settings are cached per scheme while connection_pool_kw is unchanged.
+        if self.key_fn_by_scheme.get(scheme) is not _pool_key:
+            return self.connection_from_host(host, port=port, scheme=scheme)
         kw = self.connection_pool_kw
         items = tuple(kw.items())
         cached = self._settings_cache.get(scheme)
@@ -335,15 +348,25 @@ class PoolManager(RequestMethods):
         redirects followed across hosts (Authorization, Cookie and
         Proxy-Authorization, or the Retry's ``remove_headers_on_redirect``,
         are dropped when the host changes; a 303 becomes a body-less GET)."""
+        split_cache = self._split_cache
+        kw["assert_same_host"] = False
+        kw["redirect"] = False
+        if "headers" not in kw:
+            kw["headers"] = self.headers
         while True:
-            scheme, host, port, request_uri = self._split(url)
-            kw["assert_same_host"] = False
-            kw["redirect"] = False
-            if "headers" not in kw:
-                kw["headers"] = self.headers
+            parts = split_cache.get(url)
+            if parts is None:
+                parts = self._split(url)
+                if len(split_cache) >= _SPLIT_CACHE_MAX:
+                    split_cache.clear()
+                split_cache[url] = parts
+            scheme, host, port, request_uri = parts
             absolute = self._proxy_requires_url_absolute_form(scheme)
             for attempt in range(_MAX_CLOSED_POOL_RETRIES + 1):
-                conn = self.connection_from_host(host, port=port, scheme=scheme)
+                if self._plain_lookup:
+                    conn = self._pool_fast(scheme, host, port)
+                else:
+                    conn = self.connection_from_host(host, port=port, scheme=scheme)
                 try:
                     if absolute:
                         response = self._urlopen_proxied(conn, method, url, kw)
@@ -355,7 +378,9 @@ class PoolManager(RequestMethods):
                     # its checkout: nothing was sent; use its replacement.
                     if attempt == _MAX_CLOSED_POOL_RETRIES or not conn.closed:
                         raise
-            redirect_location = redirect and response.get_redirect_location()
+            if not redirect or response.status not in _REDIRECT_STATUSES:
+                return response
+            redirect_location = response.get_redirect_location()
             if not redirect_location:
                 return response
             redirect_location = urljoin(url, redirect_location)
