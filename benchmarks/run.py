@@ -344,7 +344,11 @@ def run_callgrind(
             if args.from_tree:
                 cmd.append("--from-tree")
             log(f"  callgrind {name}: {n} requests after {args.callgrind_warmup} warm-up")
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            # A fixed hash seed: string hashes decide dict and set layouts, hence instructions.
+            env = {**os.environ, "PYTHONHASHSEED": "0"}
+            proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            )
             try:
                 stdout, stderr = proc.communicate(timeout=args.callgrind_timeout)
             except subprocess.TimeoutExpired:
@@ -393,6 +397,8 @@ def _ratio(v: float | None, base: float | None) -> str:
     if v is None or not base:
         return "-"
     r = v / base
+    if r < 0.1:
+        return f"{r:.3f}x"
     return f"{r:.2f}x" if r < 10 else f"{r:.1f}x"
 
 
@@ -549,6 +555,23 @@ def versions() -> str:
     return ", ".join(out)
 
 
+#: fixed colours, so charts from different runs read the same: fastpool in reds,
+#: urllib3 in blues, the floor in black
+COLORS = {
+    "fastpool": "#c0111f",
+    "fastpool-pm": "#f06a5d",
+    "fastpool-requests": "#f7b6a8",
+    "urllib3": "#1f5fa8",
+    "urllib3-pm": "#7fb2e5",
+    "requests": "#ff9f1c",
+    "httpx": "#9467bd",
+    "pycurl": "#2ca02c",
+    "httpclient": "#8c8c8c",
+    "httpclient-new": "#c7c7c7",
+    "raw-socket": "#222222",
+}
+
+
 def write_chart(
     results: dict[str, list[Row]], cells: list[Cell], names: list[str], header: str, path: str
 ) -> str | None:
@@ -572,7 +595,7 @@ def write_chart(
         constrained_layout=True,
     )
     cmap = plt.get_cmap("tab20")
-    colors = {n: cmap(i % 20) for i, n in enumerate(shown)}
+    colors = {n: COLORS.get(n, cmap(i % 20)) for i, n in enumerate(shown)}
     width = 0.85 / len(shown)
     for col, size in enumerate(sizes):
         for row_i, (metric, title) in enumerate(
@@ -748,11 +771,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def plan(args: argparse.Namespace) -> list[Cell]:
     cells = []
     for size in args.sizes:
-        for t in args.threads:
-            if not args.no_pin:
-                cells.append(Cell(size, t, True))
-            if args.no_pin or t > 1:
-                cells.append(Cell(size, t, False))
+        if not args.no_pin:
+            cells += [Cell(size, t, True) for t in args.threads]
+        # Thread scaling cannot show on one CPU: the multi-thread rows also run unpinned.
+        cells += [Cell(size, t, False) for t in args.threads if args.no_pin or t > 1]
     return cells
 
 
