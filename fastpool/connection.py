@@ -50,9 +50,7 @@ port_by_scheme: dict[str, int] = {"http": 80, "https": 443}
 _TYPE_SOCKET_OPTIONS = Sequence[tuple[int, int, int | bytes]]
 
 _HAS_POLL = hasattr(select, "poll")
-_POLLIN_ANY = (
-    (select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP) if _HAS_POLL else 0
-)
+_POLLIN_ANY = (select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP) if _HAS_POLL else 0
 
 
 def _gai_family() -> socket.AddressFamily:
@@ -180,7 +178,7 @@ class HTTPConnection:
         try:
             return create_connection(
                 (self._dns_host, self.port),
-                self.timeout,  # type: ignore[arg-type]
+                self.timeout,
                 source_address=self.source_address,
                 socket_options=self.socket_options,
             )
@@ -346,9 +344,7 @@ class HTTPSConnection(HTTPConnection):
         self.ca_cert_dir = ca_cert_dir
         self.ca_cert_data = ca_cert_data
         if cert_reqs is None:
-            cert_reqs = (
-                ssl_context.verify_mode if ssl_context is not None else ssl.CERT_REQUIRED
-            )
+            cert_reqs = ssl_context.verify_mode if ssl_context is not None else ssl.CERT_REQUIRED
         self.cert_reqs = cert_reqs
 
     def connect(self) -> None:
@@ -365,8 +361,8 @@ class HTTPSConnection(HTTPConnection):
         if self.ssl_context is None:
             context = create_urllib3_context(
                 ssl_version=resolve_ssl_version(self.ssl_version),
-                ssl_minimum_version=self.ssl_minimum_version,  # type: ignore[arg-type]
-                ssl_maximum_version=self.ssl_maximum_version,  # type: ignore[arg-type]
+                ssl_minimum_version=self.ssl_minimum_version,
+                ssl_maximum_version=self.ssl_maximum_version,
                 cert_reqs=resolve_cert_reqs(self.cert_reqs),
             )
         else:
@@ -374,12 +370,7 @@ class HTTPSConnection(HTTPConnection):
         context.verify_mode = resolve_cert_reqs(self.cert_reqs)
         if self.assert_fingerprint or self.assert_hostname or self.assert_hostname is False:
             context.check_hostname = False
-        if (
-            default_context
-            and not self.ca_certs
-            and not self.ca_cert_dir
-            and not self.ca_cert_data
-        ):
+        if default_context and not self.ca_certs and not self.ca_cert_dir and not self.ca_cert_data:
             context.load_default_certs()
         server_hostname = self.server_hostname or self.host
         normalized = server_hostname.strip("[]")
@@ -410,7 +401,8 @@ class HTTPSConnection(HTTPConnection):
             cert = tls.getpeercert()
             match_hostname(cert, self.assert_hostname or server_hostname)  # type: ignore[arg-type]
         self.is_verified = context.verify_mode == ssl.CERT_REQUIRED and (
-            context.check_hostname or bool(self.assert_fingerprint)
+            context.check_hostname
+            or bool(self.assert_fingerprint)
             or self.assert_hostname is not False
         )
         return tls

@@ -231,8 +231,8 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
     ) -> None:
         ConnectionPool.__init__(self, host, port)
         RequestMethods.__init__(self, headers)
-        self.timeout = timeout  # type: ignore[assignment]  # property: always a Timeout
-        self.retries = retries  # type: ignore[assignment]  # property
+        self.timeout = timeout  # property: always stored as a Timeout
+        self.retries = retries
         self.block = block
         self.maxsize = maxsize
         self.proxy = _proxy
@@ -436,6 +436,10 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
 
         stale_replays = 0
         first = True
+        host_header: str | None
+        read_timeout: typing.Any
+        connect_timeout: typing.Any
+        response: BaseHTTPResponse
         freelist = self._freelist
         while True:
             # ---- target ----------------------------------------------------
@@ -447,7 +451,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                 target = parsed.url
                 host_header = self._absolute_host_header(parsed)
             if assert_same_host and target[0] != "/" and not self.is_same_host(target):
-                raise HostChangedError(self, target, retries)
+                raise HostChangedError(self, target, retries)  # type: ignore[arg-type]
             if headers:
                 block, send_host = self._header_block(headers)
             else:
@@ -523,9 +527,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                     elif read_timeout is _DEFAULT_TIMEOUT:
                         read_timeout = Timeout.resolve_default_timeout(read_timeout)
                     if read_timeout == 0:
-                        raise ReadTimeoutError(
-                            self, url, f"Read timed out. (read timeout={read_timeout})"
-                        )
+                        raise self._read_timeout_error(url, read_timeout)
                     conn.requests += 1
                     wire = conn.wire
                     if (body is None or type(body) is bytes) and not chunked:
@@ -559,9 +561,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                     if isinstance(e, ssl.SSLError):
                         raise SSLError(e) from e
                     if isinstance(e, TimeoutError) or e.errno in _BLOCKING_ERRNOS:
-                        raise ReadTimeoutError(
-                            self, url, f"Read timed out. (read timeout={read_timeout})"
-                        ) from e
+                        raise self._read_timeout_error(url, read_timeout) from e
                     raise
                 except CertificateError as e:
                     raise SSLError(e) from e
@@ -622,7 +622,11 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                 ):
                     new_e = ProtocolError("Connection aborted.", e)
                 retries = retries.increment(
-                    method, url, error=new_e, _pool=self, _stacktrace=sys.exc_info()[2]
+                    method,
+                    url,
+                    error=new_e,
+                    _pool=self,  # type: ignore[arg-type]
+                    _stacktrace=sys.exc_info()[2],
                 )
                 retries.sleep()
                 log.warning("Retrying (%r) after connection broken by '%r': %s", retries, e, url)
@@ -648,7 +652,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                     ):
                         headers = _strip_headers(headers, retries.remove_headers_on_redirect)
                     try:
-                        retries = retries.increment(method, url, response=response, _pool=self)
+                        retries = retries.increment(method, url, response=response, _pool=self)  # type: ignore[arg-type]
                     except MaxRetryError:
                         if retries.raise_on_redirect:
                             response.drain_conn()
@@ -669,7 +673,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                 has_retry_after = bool(response.headers.get("Retry-After"))
                 if retries.is_retry(method, status, has_retry_after):
                     try:
-                        retries = retries.increment(method, url, response=response, _pool=self)
+                        retries = retries.increment(method, url, response=response, _pool=self)  # type: ignore[arg-type]
                     except MaxRetryError:
                         if retries.raise_on_status:
                             response.drain_conn()
@@ -680,6 +684,9 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                     log.debug("Retry: %s", url)
                     continue
             return response
+
+    def _read_timeout_error(self, url: str, value: object) -> ReadTimeoutError:
+        return ReadTimeoutError(self, url, f"Read timed out. (read timeout={value})")  # type: ignore[arg-type]
 
     def _absolute_host_header(self, parsed: Url) -> str | None:
         host = parsed.host
@@ -874,10 +881,11 @@ class HTTPSConnectionPool(HTTPConnectionPool):
         log.debug("Starting new HTTPS connection (%d): %s:%s", n, self.host, self.port or "443")
         if connect_timeout is _DEFAULT_TIMEOUT:
             connect_timeout = self._timeout.connect_timeout
+        cls: typing.Any = self.ConnectionCls
         actual_host, actual_port = self.host, self.port
         if self.proxy is not None and self.proxy.host is not None:
             actual_host, actual_port = self.proxy.host, self.proxy.port
-        return self.ConnectionCls(
+        return cls(  # type: ignore[no-any-return]
             host=actual_host,
             port=actual_port,
             timeout=connect_timeout,

@@ -394,7 +394,7 @@ class PoolManager(RequestMethods):
             if retries.remove_headers_on_redirect and not conn.is_same_host(redirect_location):
                 kw["headers"] = _strip_headers(kw["headers"], retries.remove_headers_on_redirect)
             try:
-                retries = retries.increment(method, url, response=response, _pool=conn)
+                retries = retries.increment(method, url, response=response, _pool=conn)  # type: ignore[arg-type]
             except MaxRetryError:
                 if retries.raise_on_redirect:
                     response.drain_conn()
@@ -420,7 +420,7 @@ class ProxyManager(PoolManager):
 
     def __init__(
         self,
-        proxy_url: str | Url,
+        proxy_url: str | Url | HTTPConnectionPool,
         num_pools: int = 10,
         headers: Mapping[str, str] | None = None,
         proxy_headers: Mapping[str, str] | None = None,
