@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from _server import Request, ScriptedServer, read_request, response_bytes, serve_http
 from urllib3.exceptions import (
     ClosedPoolError,
     ConnectTimeoutError,
@@ -32,6 +31,8 @@ from fastpool.connection import HTTPConnection
 from fastpool.connectionpool import HTTPConnectionPool
 from fastpool.util.retry import Retry
 from fastpool.util.timeout import Timeout
+
+from _server import Request, ScriptedServer, read_request, response_bytes, serve_http
 
 
 def echo(req: Request) -> tuple[int, list[tuple[str, str]], bytes]:
