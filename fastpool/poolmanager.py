@@ -164,6 +164,7 @@ class PoolManager(RequestMethods):
         # scheme -> (connection_pool_kw items it was computed from, frozen settings)
         self._settings_cache: dict[str, tuple[tuple[typing.Any, ...], typing.Any]] = {}
         # url -> (scheme, host, port, request target); bounded
+        self._key_cache: dict[tuple[typing.Any, ...], typing.Any] = {}
         self._split_cache: dict[str, tuple[str, str, int, str]] = {}
         # Pools found without building a request context, unless a subclass
         # customises how pools are looked up or keyed.
@@ -226,13 +227,42 @@ class PoolManager(RequestMethods):
         scheme = (scheme or "http").lower()
         if not port:
             port = port_by_scheme.get(scheme, 80)
-        if pool_kwargs is None and self.key_fn_by_scheme.get(scheme) is _pool_key:
+        if self.key_fn_by_scheme.get(scheme) is not _pool_key:
+            request_context = self._merge_pool_kwargs(pool_kwargs)
+            request_context["scheme"] = scheme
+            request_context["port"] = port
+            request_context["host"] = host
+            return self.connection_from_context(request_context)
+        if not pool_kwargs:
             return self._pool_fast(scheme, host.lower(), port)
+        # requests passes the same pool_kwargs (TLS settings) on every request:
+        # remember the key they make while connection_pool_kw is unchanged.
+        memo: tuple[typing.Any, ...] | None = (
+            scheme,
+            host,
+            port,
+            tuple(pool_kwargs.items()),
+            tuple(self.connection_pool_kw.items()),
+        )
+        try:
+            key = self._key_cache.get(memo)  # type: ignore[arg-type]
+        except TypeError:  # unhashable settings
+            key = memo = None
+        if key is not None:
+            try:
+                return self.pools[key]
+            except KeyError:
+                pass
         request_context = self._merge_pool_kwargs(pool_kwargs)
         request_context["scheme"] = scheme
         request_context["port"] = port
         request_context["host"] = host
-        return self.connection_from_context(request_context)
+        key = _pool_key(request_context)
+        if memo is not None:
+            if len(self._key_cache) >= _SPLIT_CACHE_MAX:
+                self._key_cache.clear()
+            self._key_cache[memo] = key
+        return self.connection_from_pool_key(key, request_context)
 
     def _pool_fast(self, scheme: str, host: str, port: int) -> HTTPConnectionPool:
         # The default key without building a request context: the frozen
