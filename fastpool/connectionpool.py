@@ -98,6 +98,9 @@ _BLOCKING_ERRNOS = {errno.EAGAIN, errno.EWOULDBLOCK}
 _STALE_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 _MAX_STALE_REPLAYS = 3
 _BLOCK_CACHE_MAX = 256
+# origin-form url -> encoded target (urllib3's _encode_target is costly)
+_target_cache: dict[str, str] = {}
+_TARGET_CACHE_MAX = 4096
 
 _monotonic = time.monotonic
 _encode_request_head = _http11.encode_request_head
@@ -444,7 +447,12 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
         while True:
             # ---- target ----------------------------------------------------
             if url.startswith("/"):
-                target = url if _plain_target(url) is not None else _encode_target(url)
+                target = _target_cache.get(url)
+                if target is None:
+                    target = url if _plain_target(url) is not None else _encode_target(url)
+                    if len(_target_cache) >= _TARGET_CACHE_MAX:
+                        _target_cache.clear()
+                    _target_cache[url] = target
                 host_header = self._host_header
             else:
                 parsed = parse_url(url)
@@ -494,7 +502,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                     self._expired += 1
                     conn.close()
                     fresh = True
-                elif conn.is_dropped():
+                elif bool(conn._poller.poll(0)) if conn._poller is not None else conn.is_dropped():
                     log.debug("Resetting dropped connection: %s", self.host)
                     self._dropped += 1
                     conn.close()
