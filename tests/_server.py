@@ -51,7 +51,8 @@ class ScriptedServer:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((self.host, 0))
         listener.listen(256)
-        listener.settimeout(0.2)
+        # Blocking accept: __exit__ wakes it at once with shutdown(), so stopping
+        # costs no polling interval.
         self._listener = listener
         self.port = listener.getsockname()[1]
         t = threading.Thread(target=self._accept_loop, name="scripted-accept", daemon=True)
@@ -64,9 +65,10 @@ class ScriptedServer:
         while not self._stopping.is_set():
             try:
                 sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
             except OSError:
+                return
+            if self._stopping.is_set():
+                sock.close()
                 return
             sock.settimeout(10)
             with self._lock:
@@ -100,6 +102,10 @@ class ScriptedServer:
     def __exit__(self, *exc: object) -> None:
         self._stopping.set()
         if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+            except OSError:
+                pass
             self._listener.close()
         with self._lock:
             conns = list(self._conns)
