@@ -422,7 +422,11 @@ class NginxServer:
             return []
         master = self.proc.pid
         pids = [master]
-        for entry in os.listdir("/proc"):
+        try:
+            entries = os.listdir("/proc")
+        except OSError:  # no procfs: the master only
+            entries = []
+        for entry in entries:
             if not entry.isdigit():
                 continue
             try:

@@ -224,6 +224,8 @@ def measure_inline(client: Any, n: int, limit: float) -> Sample:
 
 
 def pin(server: Any, cpus: set[int]) -> None:
+    if not hasattr(os, "sched_setaffinity"):
+        return
     for pid in server.pids:
         _server.set_affinity(pid, cpus)
     _server.set_affinity(os.getpid(), cpus)
@@ -741,6 +743,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [c for c in args.clients if c not in _clients.CLIENTS]
     if unknown:
         p.error(f"unknown client(s) {', '.join(unknown)}; choose from {', '.join(names)}")
+    args.clients = [c for c in names if c in args.clients]  # table order
     args.callgrind_clients = (
         [c.strip() for c in args.callgrind_clients.split(",") if c.strip()]
         if args.callgrind_clients
@@ -786,7 +789,16 @@ def main(argv: list[str] | None = None) -> int:
     log = (
         (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     )
-    allowed = os.sched_getaffinity(0)
+    if not hasattr(os, "sched_setaffinity"):
+        if not args.no_pin:
+            log(
+                "note: this OS cannot pin threads to a CPU (no os.sched_setaffinity): "
+                "every row is unpinned"
+            )
+        args.no_pin = True
+        allowed = set(range(os.cpu_count() or 1))
+    else:
+        allowed = os.sched_getaffinity(0)
     cpu = args.cpu if args.cpu is not None else max(allowed)
     if not args.no_pin and cpu not in allowed:
         print(
@@ -835,7 +847,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         server.stop()
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, AttributeError):
             os.sched_setaffinity(0, allowed)
     elapsed = time.monotonic() - t_start
 
