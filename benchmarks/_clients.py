@@ -62,13 +62,22 @@ class Client:
 # urllib3-API clients: fastpool and urllib3 share the code, only the module differs
 
 
+def _public(module: str, submodule: str, name: str) -> Any:
+    """``module.name``, else ``module.submodule.name`` (both are urllib3 2.x public paths)."""
+    import importlib
+
+    top = importlib.import_module(module)
+    if hasattr(top, name):
+        return getattr(top, name)
+    return getattr(importlib.import_module(f"{module}.{submodule}"), name)
+
+
 class _U3Pool(Client):
     module: ClassVar[str]
 
     def __init__(self, *a: Any) -> None:
         super().__init__(*a)
-        lib = __import__(self.module)
-        self.pool = lib.HTTPConnectionPool(
+        self.pool = _public(self.module, "connectionpool", "HTTPConnectionPool")(
             self.host, self.port, maxsize=self.threads, block=True, timeout=TIMEOUT
         )
 
@@ -95,8 +104,9 @@ class _U3Manager(Client):
 
     def __init__(self, *a: Any) -> None:
         super().__init__(*a)
-        lib = __import__(self.module)
-        self.pm = lib.PoolManager(num_pools=10, maxsize=self.threads, block=True, timeout=TIMEOUT)
+        self.pm = _public(self.module, "poolmanager", "PoolManager")(
+            num_pools=10, maxsize=self.threads, block=True, timeout=TIMEOUT
+        )
 
     def run(self, wid: int, n: int, deadline: float) -> int:
         request = self.pm.request
