@@ -9,9 +9,11 @@ contended the thread detaches (releases the GIL) while it waits for it.
 
 Layout
 ------
-* Idle connections: a C array of owned ``PyObject*`` used as a LIFO stack. Its
-  capacity starts small and grows up to ``maxsize``; the larger array is
-  allocated outside the mutex and swapped in under it. A reference is taken
+* Idle connections: a C array of owned ``PyObject*`` used as a LIFO stack,
+  allocated at creation for ``min(maxsize, 1024)`` entries. Only a pool with
+  a larger ``maxsize`` that really holds more idle connections grows it
+  (doubling): the larger array is allocated outside the mutex and swapped in
+  under it (a copy of the pointers, amortised O(1)). A reference is taken
   (``Py_INCREF``) before the mutex is taken on check-in and handed over as is
   on check-out.
 * Waiters (``block=True`` and the pool is full): each waiting call has a
@@ -50,7 +52,6 @@ from .exceptions import ClosedPoolError, EmptyPoolError
 
 cdef extern from "pythread.h":
     ctypedef long long PY_TIMEOUT_T
-    PY_TIMEOUT_T PY_TIMEOUT_MAX
     PyLockStatus PyThread_acquire_lock_timed(
         PyThread_type_lock lock, PY_TIMEOUT_T microseconds, int intr_flag) nogil
     # Freeing a lock needs no attached thread state.
@@ -93,7 +94,13 @@ cdef enum:
     _W_CLOSED = 3
 
 cdef enum:
-    _INITIAL_CAPACITY = 16
+    # Idle-array capacity at creation: all of ``maxsize`` up to this, so the
+    # usual pool never grows its array (growth copies under the mutex).
+    _INITIAL_CAPACITY = 1024
+
+# The longest single sleep of a waiter (microseconds); it then re-reads the
+# clock. Well below PY_TIMEOUT_MAX on every platform.
+cdef PY_TIMEOUT_T _MAX_SLICE_US = 3600000000  # one hour
 
 cdef struct _Waiter:
     PyThread_type_lock lock
@@ -265,9 +272,7 @@ cdef class FreeList:
     # Public API
 
     def checkout(self, timeout=None):
-        """checkout(timeout=None)
-
-        Take the most recently checked-in idle connection, or None when the
+        """Take the most recently checked-in idle connection, or None when the
         caller must open a new one (and later ``checkin`` or ``discard`` it).
 
         A full blocking pool waits (GIL released, FIFO) up to ``timeout``
@@ -327,6 +332,7 @@ cdef class FreeList:
             self._link(&w)
         self._lock.release()
         if out != _OUT_FULL:
+            PyThread_release_lock(w.lock)
             _free_lock(w.lock)
             if out == _OUT_CONN:
                 return _steal(conn)
@@ -338,14 +344,14 @@ cdef class FreeList:
         try:
             while True:
                 if forever:
-                    us = -1
+                    us = -1  # no deadline
                 else:
                     remaining = deadline - _monotonic()
                     if remaining <= 0.0:
                         timed_out = True
                         break
-                    if remaining * 1e6 >= <double>PY_TIMEOUT_MAX:
-                        us = PY_TIMEOUT_MAX
+                    if remaining * 1e6 >= <double>_MAX_SLICE_US:
+                        us = _MAX_SLICE_US
                     else:
                         us = <PY_TIMEOUT_T>(remaining * 1e6) + 1
                 with nogil:
@@ -398,9 +404,7 @@ cdef class FreeList:
         return state
 
     def checkin(self, conn):
-        """checkin(conn) -> bool
-
-        Give back a checked-out connection: handed straight to the longest
+        """Give back a checked-out connection: handed straight to the longest
         waiter if there is one, else pushed on the idle stack. Returns False
         when refused (a non-blocking pool already holding ``maxsize`` idle
         connections, or a closed pool): the slot is released and the caller
@@ -451,9 +455,7 @@ cdef class FreeList:
         return False
 
     def discard(self):
-        """discard()
-
-        A checked-out connection died or was closed: free its slot and tell
+        """A checked-out connection died or was closed: free its slot and tell
         the longest waiter, if any, to open a new one.
         """
         self._lock.acquire()
@@ -461,9 +463,7 @@ cdef class FreeList:
         self._lock.release()
 
     def close(self):
-        """close() -> list
-
-        Mark the pool closed and return the idle connections for the caller
+        """Mark the pool closed and return the idle connections for the caller
         to close (each counts as discarded). Every waiter gets
         ``ClosedPoolError``, and so does every later checkout. Idempotent.
         """
@@ -506,9 +506,7 @@ cdef class FreeList:
         return c
 
     def stats(self):
-        """stats() -> dict
-
-        One consistent snapshot: ``maxsize, open, idle, in_use, waiting,
+        """One consistent snapshot: ``maxsize, open, idle, in_use, waiting,
         created, reused, discarded, refused, timeouts, waits, wait_time_total,
         wait_time_max`` (times in seconds). ``open == idle + in_use ==
         created - discarded - refused`` always holds.
