@@ -255,12 +255,23 @@ def run_cell(
             except (ImportError, AttributeError) as e:
                 row.unavailable = f"{type(e).__name__}: {e}"
                 continue
+            except Exception as e:
+                raise _clients.CheckFailed(
+                    f"{name}: could not be set up: {type(e).__name__}: {e}"
+                ) from e
             clients.append((row, client))
 
         def one(client: Any, n: int, limit: float) -> Sample:
-            if workers is None:
-                return measure_inline(client, n, limit)
-            return workers.run(client, n, limit)
+            try:
+                if workers is None:
+                    return measure_inline(client, n, limit)
+                return workers.run(client, n, limit)
+            except _clients.CheckFailed:
+                raise
+            except Exception as e:  # a client's own error (timeout, refused, ...) fails the run
+                raise _clients.CheckFailed(
+                    f"{client.name}: GET {client.url} raised {type(e).__name__}: {e}"
+                ) from e
 
         # Warm-up: connections opened (threads of them), code paths and caches hot.
         for _row, client in clients:
@@ -852,6 +863,11 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - t_start
 
     shown_argv = argv if argv is not None else sys.argv[1:]
+    per_size = (
+        str(args.requests)
+        if args.requests
+        else "/".join(str(DEFAULT_REQUESTS[s]) for s in args.sizes) + f" ({'/'.join(args.sizes)})"
+    )
     header = (
         f"{started:%Y-%m-%d %H:%M %Z} · Python {platform.python_version()} "
         f"({platform.python_implementation()}) · {machine()}"
@@ -865,7 +881,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- server: {server.description}, HTTP/1.1 keep-alive on 127.0.0.1",
         f"- method: {args.repeat} interleaved repetitions per cell, median shown; "
         "each measurement up "
-        f"to {args.requests or 'the default number of'} requests or {args.time_limit}s "
+        f"to {per_size} requests or {args.time_limit}s "
         "('(t)': stopped by the time limit); every response checked (status, body length); "
         "CPU = this client process's CPU time (all its threads, never the server's); spread = "
         "half the min-max range of CPU/request across repetitions",
