@@ -830,6 +830,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     started = datetime.datetime.now().astimezone()
+    load_start = _loadavg()
     results: dict[str, list[Row]] = {}
     callgrind: dict[str, dict[str, Any]] = {}
     t_start = time.monotonic()
@@ -861,6 +862,9 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError, AttributeError):
             os.sched_setaffinity(0, allowed)
     elapsed = time.monotonic() - t_start
+    load_end = _loadavg()
+    # Judged on the load before the run: at the end our own threads are in it.
+    busy = (load_start or 0.0) > 0.5 * len(allowed) + 0.5
 
     shown_argv = argv if argv is not None else sys.argv[1:]
     per_size = (
@@ -879,6 +883,13 @@ def main(argv: list[str] | None = None) -> int:
         f"- fastpool: {fastpool_origin()}",
         f"- others: {versions()}",
         f"- server: {server.description}, HTTP/1.1 keep-alive on 127.0.0.1",
+        f"- load average (1 min) at start / end: {load_start} / {load_end}"
+        + (
+            " **(other processes were competing for the CPUs: timing figures are unreliable; "
+            "callgrind counts are not affected)**"
+            if busy
+            else ""
+        ),
         f"- method: {args.repeat} interleaved repetitions per cell, median shown; "
         "each measurement up "
         f"to {per_size} requests or {args.time_limit}s "
@@ -919,6 +930,12 @@ def main(argv: list[str] | None = None) -> int:
             lines += render_table(cell, results[cell.key], None if args.no_pin else cpu)
     text = "\n".join(lines)
     print(text)
+    if busy:
+        print(
+            f"warning: load average {load_start} before the run on {len(allowed)} CPUs: "
+            "other processes competed with the benchmark",
+            file=sys.stderr,
+        )
 
     if not args.no_write:
         os.makedirs(args.output, exist_ok=True)
@@ -952,6 +969,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(msg, file=sys.stderr)
         log(f"wrote {args.output}/latest.md, latest.json" + ("" if not cells else ", latest.png"))
     return 0
+
+
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
 
 
 def _which(cmd: str) -> str | None:
