@@ -635,7 +635,8 @@ def write_chart(
             ax.set_title(f"{size}: {title}", fontsize=9)
             ax.grid(axis="y", which="both", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(shown)), fontsize=8)
+    ncol = max(1, min(len(shown), int(fig.get_figwidth() // 3.6)))
+    fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize=8)
     fig.suptitle(header, fontsize=9)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -962,8 +963,13 @@ def main(argv: list[str] | None = None) -> int:
                 indent=1,
             )
         if cells:
+            title = (
+                f"{header}\nserver: {server.description}; "
+                f"{'client and server pinned to one CPU' if not args.no_pin else 'unpinned'}"
+                f"{'; LOADED MACHINE, timing unreliable' if busy else ''}"
+            )
             msg = write_chart(
-                results, cells, args.clients, header, os.path.join(args.output, "latest.png")
+                results, cells, args.clients, title, os.path.join(args.output, "latest.png")
             )
             if msg:
                 print(msg, file=sys.stderr)
