@@ -191,6 +191,7 @@ class HTTPResponse(BaseHTTPResponse):
     _framing = -1  # -1: not pool-made
     _source_done = False  # no more raw body bytes will come
     _original_set = False
+    _close_called = False
     _deferred: BaseException | None = None  # an error to raise on the next read
     chunk_left: int | None = None
     auto_close = True
@@ -810,6 +811,7 @@ class HTTPResponse(BaseHTTPResponse):
 
     def close(self) -> None:
         self._sock_shutdown = None
+        self._close_called = True
         if self._framing >= 0:
             if self._release is not None:
                 self._give_back(False)
@@ -862,7 +864,11 @@ class HTTPResponse(BaseHTTPResponse):
         """Shut the socket down for reading (wakes a read blocked in another
         thread), as urllib3 does."""
         shutdown = self._sock_shutdown
-        if shutdown is None and self._framing >= 0 and self._connection is not None:
+        if shutdown is None and self._framing >= 0 and not self._close_called:
+            if self._connection is None:
+                raise RuntimeError(
+                    "Cannot shutdown as connection has already been released to the pool"
+                )
             shutdown = getattr(getattr(self._connection, "sock", None), "shutdown", None)
         if not shutdown:
             raise ValueError("Cannot shutdown socket as self._sock_shutdown is not set")
