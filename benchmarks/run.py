@@ -556,7 +556,7 @@ def fastpool_origin() -> str:
     try:
         import fastpool
     except ImportError as e:
-        return f"not importable ({e})"
+        return f"not importable ({e}): `pip install .` from the checkout, or run with --from-tree"
     where = os.path.dirname(os.path.dirname(os.path.abspath(fastpool.__file__ or "")))
     kind = "source tree" if os.path.realpath(where) == os.path.realpath(REPO) else where
     compiled = []
