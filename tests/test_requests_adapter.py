@@ -791,6 +791,22 @@ def test_thread_storm_non_blocking_pool(
         assert st["in_use"] == 0 and st["idle"] <= 2 and st["open"] == st["idle"]
 
 
+def test_pool_block_waits_for_a_released_connection(
+    kind: str, new_session: Callable[..., requests.Session], server: ScriptedServer
+) -> None:
+    s = new_session(kind, pool_maxsize=1, pool_block=True)
+    held = s.get(server.url + "/big?n=300000", stream=True)  # keeps the only connection
+    got: list[int] = []
+    t = threading.Thread(target=lambda: got.append(s.get(server.url + "/echo").json()["conn"]))
+    t.start()
+    t.join(0.3)
+    assert t.is_alive() and got == []  # waiting for the connection
+    assert len(held.content) == 300000  # read to the end: the connection goes back
+    t.join(10)
+    assert not t.is_alive() and got == [0]
+    assert server.accepted == 1
+
+
 # --------------------------------------------------------------------------- lifecycle
 
 
@@ -826,6 +842,23 @@ def test_close_then_use_again(session: requests.Session, server: ScriptedServer)
     session.close()
     # As with urllib3's PoolManager.clear(): the pools are dropped, new ones are made.
     assert session.get(server.url + "/echo").json()["conn"] == 1
+
+
+def test_close_with_a_response_in_flight(
+    kind: str, new_session: Callable[..., requests.Session], server: ScriptedServer
+) -> None:
+    s = new_session(kind)
+    idle_pool = s.get_adapter(server.url).poolmanager.connection_from_url(server.url)
+    assert s.get(server.url + "/echo").ok
+    r = s.get(server.url + "/big?n=300000", stream=True)
+    assert s.get(server.url + "/echo").ok  # a second connection, now idle
+    s.close()  # closes the idle one; the streaming one is still out
+    assert r.raw.read(5) == b"01234"
+    r.close()  # must not raise, must not go back into a closed pool
+    if kind == "fastpool":
+        st = idle_pool.stats()
+        assert (st["open"], st["idle"], st["in_use"]) == (0, 0, 0)
+    assert s.get(server.url + "/echo").ok
 
 
 def test_init_poolmanager_overrides(
@@ -931,6 +964,9 @@ def proxy() -> Iterator[tuple[ScriptedServer, list[Request]]]:
 def test_proxy_from_arguments(
     session: requests.Session, server: ScriptedServer, proxy: tuple[ScriptedServer, list[Request]]
 ) -> None:
+    """requests gets the proxy's pool from ``ProxyManager.connection_from_host`` and
+    calls ``pool.urlopen`` itself: as in urllib3, the pool must merge its
+    ``proxy_headers`` (here ``Proxy-Authorization``) into a forwarded request."""
     psrv, _ = proxy
     for i in range(5):
         r = session.get(server.url + f"/echo?i={i}", proxies={"http": psrv.url})
@@ -968,6 +1004,8 @@ def test_proxy_from_environment(
 def test_proxy_refusing_is_proxy_error(
     session: requests.Session, server: ScriptedServer, closed_port: int
 ) -> None:
+    """urllib3 wraps a failure to reach the proxy in ``ProxyError("Unable to connect
+    to proxy", e)`` (``MaxRetryError.reason``), which requests maps to ProxyError."""
     proxies = {"http": f"http://127.0.0.1:{closed_port}"}
     raises_exactly(rex.ProxyError, lambda: session.get(server.url + "/echo", proxies=proxies))
 
@@ -1139,6 +1177,9 @@ def test_forwarding_proxy_relays(
 
 
 def test_https_through_proxy_tunnel(session: requests.Session, tls: TLS, app: App) -> None:
+    """requests calls ``urlopen`` on the pool that ``ProxyManager.connection_from_host
+    (scheme="https", ...)`` returns: that pool must CONNECT through the proxy and
+    then do TLS with the origin, once per connection (the tunnel is reused)."""
     with ScriptedServer(serve_http(app), tls_context=tls.server_context()) as origin:
         with _test_proxy() as px:
             for _ in range(5):
@@ -1151,6 +1192,8 @@ def test_https_through_proxy_tunnel(session: requests.Session, tls: TLS, app: Ap
 
 
 def test_https_proxy_auth(session: requests.Session, tls: TLS, app: App) -> None:
+    """A 407 answer to CONNECT is ``ProxyError`` (urllib3: "Unable to connect to
+    proxy", "Tunnel connection failed: 407 ..."); proxy credentials go on the CONNECT."""
     auth = "Basic " + base64.b64encode(b"u:p").decode()
     with ScriptedServer(serve_http(app), tls_context=tls.server_context()) as origin:
         with _test_proxy(require_auth=auth) as px:
