@@ -415,6 +415,8 @@ def _norm(line: str) -> str:
 
 def test_samples_are_the_articles() -> None:
     """Each sample is a contiguous run of the article's lines (whitespace aside)."""
+    if not ARTICLE.is_file():
+        pytest.skip(f"the article is not part of the repository ({ARTICLE} is absent)")
     article = [_norm(x) for x in ARTICLE.read_text(encoding="utf-8").splitlines()]
     article = [x for x in article if x]
     for name, code in SAMPLES.items():
