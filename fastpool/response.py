@@ -192,6 +192,7 @@ class HTTPResponse(BaseHTTPResponse):
     _source_done = False  # no more raw body bytes will come
     _original_set = False
     _close_called = False
+    _cut = False  # the body was abandoned (release_conn, close, drain): reads give b""
     _deferred: BaseException | None = None  # an error to raise on the next read
     chunk_left: int | None = None
     auto_close = True
@@ -360,7 +361,7 @@ class HTTPResponse(BaseHTTPResponse):
         h = self._headers
         if h is not None:
             return h.get("content-encoding", "")
-        found = [v for k, v in self._head_pairs if k.lower() == "content-encoding"]
+        found = [v for k, v in self._head_pairs if len(k) == 16 and k.lower() == "content-encoding"]
         return ", ".join(found)
 
     # -- bookkeeping -----------------------------------------------------------
@@ -614,6 +615,8 @@ class HTTPResponse(BaseHTTPResponse):
             decode_content = self.decode_content
         if amt is not None and amt < 0:
             amt = None
+        if self._cut:
+            return b""
         decoder = self._decoder_for(decode_content)
         if amt is None:
             data = self._raw_read(None)
@@ -652,7 +655,7 @@ class HTTPResponse(BaseHTTPResponse):
             decode_content = self.decode_content
         if amt is not None and amt < 0:
             amt = None
-        if amt == 0:
+        if amt == 0 or self._cut:
             return b""
         decoder = self._decoder_for(decode_content)
         self._uncached_read_occurred = True
@@ -765,6 +768,7 @@ class HTTPResponse(BaseHTTPResponse):
         else to be closed (see the module docstring)."""
         if self._framing >= 0:
             if self._release is not None:
+                self._cut = True
                 self._give_back(False)
             return
         if self._pool is None or self._connection is None:
@@ -779,6 +783,7 @@ class HTTPResponse(BaseHTTPResponse):
             if self._wire is not None:
                 remaining = self.length_remaining
                 if remaining is not None and remaining > DRAIN_LIMIT:
+                    self._cut = True
                     self._give_back(False)
                 else:
                     budget = DRAIN_LIMIT
@@ -791,7 +796,9 @@ class HTTPResponse(BaseHTTPResponse):
                     except (HTTPError, OSError, http.client.HTTPException):
                         pass
                     if self._release is not None:
+                        self._cut = True
                         self._give_back(False)
+            self._deferred = None
         else:
             try:
                 self._raw_read()
@@ -814,6 +821,7 @@ class HTTPResponse(BaseHTTPResponse):
         self._close_called = True
         if self._framing >= 0:
             if self._release is not None:
+                self._cut = True
                 self._give_back(False)
         else:
             if not self.closed and self._fp is not None:

@@ -8,7 +8,9 @@ import gc
 import gzip
 import io
 import json
+import os
 import socket
+import struct
 import threading
 import time
 import tracemalloc
@@ -52,6 +54,9 @@ class Wait:
     event: threading.Event
 
 
+RESET = "RESET"  # close with SO_LINGER 0: the client sees a connection reset
+
+
 Step = Any
 
 
@@ -81,6 +86,11 @@ def script(*steps: Step) -> Callable[[socket.socket, int], None]:
                 time.sleep(step.seconds)
             elif isinstance(step, Wait):
                 step.event.wait(10)
+            elif step == RESET:
+                time.sleep(0.1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+                return
         try:
             sock.shutdown(socket.SHUT_WR)
         except OSError:
@@ -452,7 +462,6 @@ def test_status_reason_version(serve: Any) -> None:
     c = serve(REQ, ok(b"{}", status=201))
     r = c.get(preload=True)
     assert (r.status, r.reason, r.version, r.version_string) == (201, "OK", 11, "HTTP/1.1")
-    assert r.getcode() if hasattr(r, "getcode") else True
     assert isinstance(r, BaseHTTPResponse) and isinstance(r, io.IOBase)
     assert r.readable()
     assert r.supports_chunked_reads()
@@ -1052,3 +1061,34 @@ def test_constructor_json() -> None:
     assert HTTPResponse(body=io.BytesIO(b'{"a": 1}')).json() == {"a": 1}
     with pytest.raises(json.JSONDecodeError):
         HTTPResponse(body=io.BytesIO(b"{bad")).json()
+
+
+def test_connection_reset_mid_body_is_protocol_error(serve: Any) -> None:
+    c = serve(REQ, head(200, [("Content-Length", "100000")]), b"x" * 10, RESET)
+    r = c.get()
+    with pytest.raises(ProtocolError, match="Connection broken"):
+        for _ in range(100):
+            time.sleep(0.05)
+            r.read(5)
+    assert c.calls == [False]
+
+
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
+def test_reads_after_release_conn_are_empty_even_mid_stream(serve: Any, coding: str) -> None:
+    body = os.urandom(300_000)  # bigger on the wire than one read
+    payload = encode(coding, body)
+    c = serve(REQ, ok(payload, [("Content-Encoding", coding)]))
+    r = c.get()
+    assert r.read(10) == body[:10]
+    r.release_conn()
+    assert r.read() == b"" and r.read(10) == b"" and list(r.stream(10)) == []
+    assert c.calls == [False]
+
+
+def test_read_chunked_without_amt(serve: Any) -> None:
+    c = serve(REQ, head(200, [("Transfer-Encoding", "chunked")]), chunked(b"a" * 70000, b"b"))
+    r = c.get()
+    pieces = list(r.read_chunked())
+    assert b"".join(pieces) == b"a" * 70000 + b"b"
+    assert all(0 < len(p) <= 65536 for p in pieces)
+    assert c.calls == [True]
