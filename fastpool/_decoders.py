@@ -78,6 +78,8 @@ if _brotli is not None:
         pass
     except Exception:  # a broken install: treat br as unsupported
         _brotli = None
+    finally:
+        _probe = _process = None
 
 # Bounded zstd (PEP 784 API) first; the zstandard package as the fallback.
 _zstd: Any = _optional("compression.zstd") if sys.version_info >= (3, 14) else None

@@ -226,6 +226,17 @@ def test_brotli_corrupt_is_decode_error() -> None:
         drain(dec, b"\xff" * 64, 64, 100)
 
 
+def test_brotli_without_a_bounded_api_warns_like_urllib3(monkeypatch: pytest.MonkeyPatch) -> None:
+    need("br")
+    from urllib3.exceptions import DependencyWarning
+
+    monkeypatch.setattr(_decoders, "_BROTLI_BOUNDED", False)
+    dec = get_decoder("br")
+    assert dec is not None
+    with pytest.warns(DependencyWarning, match="Brotli >= 1.2.0 is required"):
+        assert dec.decompress(enc_br(b"abc" * 100), 10) == b"abc" * 100
+
+
 # -- zstd -----------------------------------------------------------------------------
 
 
