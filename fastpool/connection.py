@@ -400,9 +400,5 @@ class HTTPSConnection(HTTPConnection):
         ):
             cert = tls.getpeercert()
             match_hostname(cert, self.assert_hostname or server_hostname)  # type: ignore[arg-type]
-        self.is_verified = context.verify_mode == ssl.CERT_REQUIRED and (
-            context.check_hostname
-            or bool(self.assert_fingerprint)
-            or self.assert_hostname is not False
-        )
+        self.is_verified = context.verify_mode == ssl.CERT_REQUIRED or bool(self.assert_fingerprint)
         return tls

@@ -264,7 +264,11 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
             host_value = f"{host_value}:{self.port}"
         self._host_header = host_value
         self._is_https = False
-        self._release = _make_release(self._freelist, self.host, max_requests_per_connection)
+        # [retired]: shared with the release callback (which holds no pool reference)
+        self._retired = [False]
+        self._release = _make_release(
+            self._freelist, self.host, max_requests_per_connection, self._retired
+        )
 
     # -- configuration kept pre-digested for the hot path ---------------------
 
@@ -305,7 +309,19 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
 
     @property
     def closed(self) -> bool:
-        return bool(self._freelist.closed)
+        """Closed, or retired by a PoolManager (still usable by requests that
+        already hold it, but no longer keeping connections)."""
+        return self._retired[0] or bool(self._freelist.closed)
+
+    def _retire(self) -> None:
+        """A PoolManager dropped this pool (LRU eviction, ``clear()``). Unlike
+        :meth:`close`, callers that already hold the pool (waiting for a
+        connection, or about to ask for one) still get served: their
+        connections are closed when released instead of kept. Idle
+        connections are closed now."""
+        self._retired[0] = True
+        self.pool = None
+        _drain_idle(self._freelist)
 
     def stats(self) -> dict[str, typing.Any]:
         """One snapshot of the pool.
@@ -795,8 +811,22 @@ def _read_blocks(body: typing.Any, blocksize: int) -> typing.Iterator[bytes]:
         yield block.encode("utf-8") if encode else block
 
 
+def _drain_idle(freelist: FreeList) -> None:
+    """Close the idle connections of a retired pool (bounded by maxsize)."""
+    for _ in range(freelist.maxsize):
+        try:
+            conn = freelist.checkout(0)
+        except (EmptyPoolError, ClosedPoolError):
+            return
+        if conn is not None:
+            conn.close()
+        freelist.discard()
+        if conn is None:
+            return
+
+
 def _make_release(
-    freelist: FreeList, host: str, max_requests: int | None
+    freelist: FreeList, host: str, max_requests: int | None, retired: list[bool]
 ) -> typing.Callable[[HTTPConnection, bool], None]:
     """The callback a response calls exactly once to give its connection back.
     Holds no reference to the pool (so pools are freed without the GC)."""
@@ -809,9 +839,11 @@ def _make_release(
         if not conn._out:
             return  # already released
         conn._out = False
-        if reusable and (not max_requests or conn.requests < max_requests):
+        if reusable and not retired[0] and (not max_requests or conn.requests < max_requests):
             conn.last_used = monotonic()
             if checkin(conn):
+                if retired[0]:  # retired meanwhile: do not leave it idle
+                    _drain_idle(freelist)
                 return
             if not freelist.closed:
                 warn(

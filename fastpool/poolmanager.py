@@ -4,9 +4,9 @@ setting, in an LRU of ``num_pools``, with cross-host redirects (urllib3's API).
 Pools are keyed by scheme, host, port and every connection keyword (frozen:
 dicts become frozensets of items, lists tuples; objects such as an
 ``SSLContext`` count by identity), so different TLS settings get different
-pools. An evicted pool is closed: its idle connections at once, the ones in
-flight when their responses release them; a request that picked the pool just
-before the eviction is sent again on the pool that replaces it.
+pools. An evicted pool is retired: its idle connections are closed at once,
+the ones in flight when their responses release them, and requests that
+already picked the pool (even ones waiting for a connection) are still served.
 """
 
 from __future__ import annotations
@@ -83,6 +83,14 @@ _simple_url = re.compile(
 ).fullmatch
 
 
+def _dispose_pool(pool: HTTPConnectionPool) -> None:
+    retire = getattr(pool, "_retire", None)
+    if retire is not None:
+        retire()
+    else:  # a custom pool class
+        pool.close()
+
+
 class _Identity:
     """Hashes an unhashable key part by identity."""
 
@@ -157,7 +165,7 @@ class PoolManager(RequestMethods):
                 connection_pool_kw["retries"] = Retry.from_int(retries)
         self.connection_pool_kw = connection_pool_kw
         self.pools: RecentlyUsedContainer[typing.Any, HTTPConnectionPool] = RecentlyUsedContainer(
-            num_pools, dispose_func=lambda pool: pool.close()
+            num_pools, dispose_func=_dispose_pool
         )
         self.pool_classes_by_scheme = pool_classes_by_scheme
         self.key_fn_by_scheme = key_fn_by_scheme.copy()

@@ -78,7 +78,7 @@ def test_lru_eviction_keeps_inflight_request_working(servers) -> None:
         assert pool_a.closed and len(pm.pools) == 1
         assert json.loads(r.data)["target"] == "/one"  # still readable
         s = pool_a.stats()
-        assert s["open"] == 0 and s["discarded"] == 1
+        assert s["open"] == 0 and s["in_use"] == 0
         assert pm.request("GET", f"{a.url}/again").status == 200  # a fresh pool
 
 
