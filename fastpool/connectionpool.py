@@ -842,7 +842,7 @@ def _make_release(
         if reusable and not retired[0] and (not max_requests or conn.requests < max_requests):
             conn.last_used = monotonic()
             if checkin(conn):
-                if retired[0]:  # retired meanwhile: do not leave it idle
+                if any(retired):  # retired meanwhile: do not leave it idle
                     _drain_idle(freelist)
                 return
             if not freelist.closed:
