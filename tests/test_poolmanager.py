@@ -150,8 +150,7 @@ def test_manager_headers_and_urlopen(servers) -> None:
         assert seen["target"] == "/a%20b"
 
 
-def test_forwarding_proxy_plain_http(servers) -> None:
-    a, _ = servers
+def test_forwarding_proxy_plain_http() -> None:
     with (
         ScriptedServer(serve_http(echo)) as proxy,
         proxy_from_url(proxy.url, proxy_headers={"Proxy-Authorization": "Basic eA=="}) as pm,
