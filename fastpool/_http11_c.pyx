@@ -357,8 +357,7 @@ cdef inline const char* _as_bytes_ptr(object s, Py_ssize_t* n) except? NULL:
         if PyUnicode_KIND(s) == PyUnicode_1BYTE_KIND:
             n[0] = PyUnicode_GET_LENGTH(s)
             return <const char*>PyUnicode_DATA(s)
-        (<str>s).encode("latin-1")  # raises UnicodeEncodeError (a ValueError)
-        raise ValueError("not ISO-8859-1: %r" % (s,))
+        raise ValueError("%r is not ISO-8859-1" % (s,))
     if type(s) is bytes or isinstance(s, bytes):
         n[0] = PyBytes_GET_SIZE(s)
         return PyBytes_AS_STRING(s)
@@ -408,57 +407,64 @@ cdef inline int _name_flag(const char* p, Py_ssize_t n) noexcept nogil:
     return 0
 
 
-cdef int _write_fields(_Out* o, object headers, set names) except -1:
-    """Validate and write ``Name: value\\r\\n`` for each field; return the HB_* flags.
-
-    ``names`` (may be None) receives the lower-cased names."""
-    cdef int flags = 0
+cdef inline int _write_field(_Out* o, object name, object value, set names) except -1:
+    """Validate one field and write ``Name: value\\r\\n``; return its HB_* flag."""
     cdef const char* np
     cdef const char* vp
     cdef Py_ssize_t nn = 0, vn = 0
-    cdef object items, name, value
     cdef list keep
-    if type(headers) is dict:
-        items = (<dict>headers).items()
-    elif hasattr(headers, "items"):
-        items = headers.items()
-    else:
-        items = headers
-    for name, value in items:
-        np = _as_bytes_ptr(name, &nn)
-        if np == NULL:
-            raise TypeError("header name must be str or bytes, not %s" % type(name).__name__)
-        if not _is_token(<const unsigned char*>np, nn):
-            raise ValueError("Invalid header name %r" % (name,))
-        vp = _as_bytes_ptr(value, &vn)
-        if vp == NULL:
-            if isinstance(value, (int, bytearray)):
-                keep = []
-                vp = _value_ptr(value, &vn, keep)
-            else:
-                raise TypeError(
-                    "Value for header %r must be str, bytes or int, not %s"
-                    % (name, type(value).__name__)
-                )
-        if _check_value(vp, vn):
-            raise ValueError("Invalid header value for %r: %r" % (name, value))
-        flags |= _name_flag(np, nn)
-        if names is not None:
-            if isinstance(name, bytes):
-                names.add((<bytes>name).decode("latin-1").lower())
-            else:
-                names.add((<str>name).lower())
+    np = _as_bytes_ptr(name, &nn)
+    if np == NULL:
+        raise TypeError("Header name must be str or bytes, not %s" % type(name).__name__)
+    if not _is_token(<const unsigned char*>np, nn):
+        raise ValueError("Header name %r is not a token (RFC 9110 section 5.6.2)" % (name,))
+    vp = _as_bytes_ptr(value, &vn)
+    if vp == NULL:
+        if isinstance(value, (int, bytearray)):
+            keep = []
+            vp = _value_ptr(value, &vn, keep)
+        else:
+            raise TypeError(
+                "Value for header %r must be str, bytes or int, not %s"
+                % (name, type(value).__name__)
+            )
+    if _check_value(vp, vn):
+        raise ValueError("Invalid value for header %r: %r contains CR, LF or NUL" % (name, value))
+    if names is not None:
+        if isinstance(name, bytes):
+            names.add((<bytes>name).decode("latin-1").lower())
+        else:
+            names.add((<str>name).lower())
+    if o.n + nn + vn + 4 > o.cap:
         _out_reserve(o, nn + vn + 4)
-        memcpy(o.p + o.n, np, nn)
-        o.n += nn
-        o.p[o.n] = b':'
-        o.p[o.n + 1] = b' '
-        o.n += 2
-        memcpy(o.p + o.n, vp, vn)
-        o.n += vn
-        o.p[o.n] = b'\r'
-        o.p[o.n + 1] = b'\n'
-        o.n += 2
+    memcpy(o.p + o.n, np, nn)
+    o.n += nn
+    o.p[o.n] = b':'
+    o.p[o.n + 1] = b' '
+    o.n += 2
+    memcpy(o.p + o.n, vp, vn)
+    o.n += vn
+    o.p[o.n] = b'\r'
+    o.p[o.n + 1] = b'\n'
+    o.n += 2
+    return _name_flag(np, nn)
+
+
+cdef int _write_fields(_Out* o, object headers, set names) except -1:
+    """Validate and write every field of ``headers`` (a mapping with
+    ``.items()`` or an iterable of pairs); return the HB_* flags seen.
+    ``names`` (may be None) receives the lower-cased names."""
+    cdef int flags = 0
+    cdef object name, value
+    if type(headers) is dict:
+        for name, value in (<dict>headers).items():
+            flags |= _write_field(o, name, value, names)
+    elif hasattr(headers, "items"):
+        for name, value in headers.items():
+            flags |= _write_field(o, name, value, names)
+    else:
+        for name, value in headers:
+            flags |= _write_field(o, name, value, names)
     return flags
 
 
@@ -508,47 +514,36 @@ def encode_request_head(method, target, headers=None, *, host=None, content_leng
     """Serialize a request head: request line, Host, fields, framing, blank line.
 
     Raises ValueError for an invalid method, target, header name or value, and
-    when both ``content_length`` and ``chunked`` are given.
+    when both ``content_length`` and ``chunked`` are given (checks in the same
+    order as the pure twin, so the same exception type wins).
     """
     cdef char stack[_STACK_BUF]
     cdef _Out o
     cdef const char* mp
     cdef const char* tp
     cdef const char* hp = NULL
-    cdef Py_ssize_t mn = 0, tn = 0, hn = 0, i
+    cdef Py_ssize_t mn = 0, tn = 0, hn = 0, i, line_end
     cdef int flags = 0
     cdef bint is_chunked = chunked
     cdef uint64_t clen = 0
-    cdef HeaderBlock block = None
-    cdef list keepalive = []
+    cdef list keepalive = None
 
     mp = _as_bytes_ptr(method, &mn)
     if mp == NULL:
-        raise TypeError("method must be str or bytes, not %s" % type(method).__name__)
+        raise TypeError("Method must be str or bytes, not %s" % type(method).__name__)
     if not _is_token(<const unsigned char*>mp, mn):
-        raise ValueError("Invalid method %r: must be an RFC 9110 token" % (method,))
+        raise ValueError("Method %r is not a token (RFC 9110 section 5.6.2)" % (method,))
     tp = _as_bytes_ptr(target, &tn)
     if tp == NULL:
-        raise TypeError("target must be str or bytes, not %s" % type(target).__name__)
+        raise TypeError("Request target must be str or bytes, not %s" % type(target).__name__)
     if tn == 0:
-        raise ValueError("Empty request target")
+        raise ValueError("Request target must not be empty")
     for i in range(tn):
         if <unsigned char>tp[i] < 0x21 or <unsigned char>tp[i] > 0x7E:
             raise ValueError(
-                "Invalid request target %r: space, control or non-ASCII character" % (target,)
+                "Request target %r contains a space, a control character, DEL or a "
+                "non-ASCII byte" % (target,)
             )
-    if is_chunked and content_length is not None:
-        raise ValueError("content_length and chunked are mutually exclusive")
-    if host is not None:
-        hp = _value_ptr(host, &hn, keepalive)
-        if _check_value(hp, hn):
-            raise ValueError("Invalid value for header 'Host': %r contains CR, LF or NUL" % (host,))
-    if content_length is not None and not is_chunked:
-        if isinstance(content_length, bool) or not isinstance(content_length, int):
-            raise TypeError("content_length must be an int")
-        if content_length < 0:
-            raise ValueError("content_length must be >= 0, not %r" % (content_length,))
-        clen = content_length
 
     o.p = stack
     o.n = 0
@@ -563,41 +558,51 @@ def encode_request_head(method, target, headers=None, *, host=None, content_leng
         o.n += tn + 1
         memcpy(o.p + o.n, b" HTTP/1.1\r\n", 11)
         o.n += 11
+        line_end = o.n
         if headers is None:
             pass
         elif type(headers) is HeaderBlock:
-            block = <HeaderBlock>headers
-            flags = block._flags
+            flags = (<HeaderBlock>headers)._flags
+            _out_write(&o, PyBytes_AS_STRING((<HeaderBlock>headers).data),
+                       PyBytes_GET_SIZE((<HeaderBlock>headers).data))
         else:
-            # Host comes first on the wire but the fields decide whether it is
-            # needed: write the fields after a reserved gap, then fill it.
-            pass
-        if block is None and headers is not None:
-            # Write the fields first into the buffer, then move them behind Host.
-            i = o.n
             flags = _write_fields(&o, headers, None)
-            if hp != NULL and not (flags & HB_HOST):
-                _out_reserve(&o, hn + 8)
-                memmove(o.p + i + hn + 8, o.p + i, o.n - i)
-                memcpy(o.p + i, b"Host: ", 6)
-                memcpy(o.p + i + 6, hp, hn)
-                o.p[i + 6 + hn] = b'\r'
-                o.p[i + 7 + hn] = b'\n'
-                o.n += hn + 8
-        else:
-            if hp != NULL and not (flags & HB_HOST):
-                _out_write(&o, b"Host: ", 6)
-                _out_write(&o, hp, hn)
-                _out_write(&o, b"\r\n", 2)
-            if block is not None:
-                _out_write(&o, PyBytes_AS_STRING(block.data), PyBytes_GET_SIZE(block.data))
+        if is_chunked and content_length is not None:
+            raise ValueError("content_length and chunked are mutually exclusive")
+        if host is not None and not (flags & HB_HOST):
+            hp = _as_bytes_ptr(host, &hn)
+            if hp == NULL:
+                keepalive = []
+                hp = _value_ptr(host, &hn, keepalive)
+            if _check_value(hp, hn):
+                raise ValueError(
+                    "Invalid value for header 'Host': %r contains CR, LF or NUL" % (host,)
+                )
+            # Host goes first: open a gap after the request line
+            _out_reserve(&o, hn + 8)
+            memmove(o.p + line_end + hn + 8, o.p + line_end, o.n - line_end)
+            memcpy(o.p + line_end, b"Host: ", 6)
+            memcpy(o.p + line_end + 6, hp, hn)
+            o.p[line_end + 6 + hn] = b'\r'
+            o.p[line_end + 7 + hn] = b'\n'
+            o.n += hn + 8
         if is_chunked:
             if not (flags & HB_TE):
                 _out_write(&o, b"Transfer-Encoding: chunked\r\n", 28)
         elif content_length is not None:
+            if isinstance(content_length, bool) or not isinstance(content_length, int):
+                raise TypeError("content_length must be an int")
+            if content_length < 0:
+                raise ValueError("content_length must be >= 0, not %r" % (content_length,))
             if not (flags & (HB_CL | HB_TE)):
                 _out_write(&o, b"Content-Length: ", 16)
-                _out_uint(&o, clen)
+                if content_length <= 0xFFFFFFFFFFFFFFFF:
+                    clen = content_length
+                    _out_uint(&o, clen)
+                else:
+                    keepalive = [str(content_length).encode("ascii")]
+                    _out_write(&o, PyBytes_AS_STRING(keepalive[0]),
+                               PyBytes_GET_SIZE(keepalive[0]))
                 _out_write(&o, b"\r\n", 2)
         _out_write(&o, b"\r\n", 2)
         return PyBytes_FromStringAndSize(o.p, o.n)
@@ -824,7 +829,9 @@ cdef inline int _parse_cl(const char* p, Py_ssize_t n, int64_t* value) noexcept 
     return 0
 
 
-cdef Py_ssize_t _check_limit(str name, object value) except -1:
+cdef inline Py_ssize_t _check_limit(str name, object value) except -1:
+    if type(value) is int and 1 <= value <= 1099511627776:
+        return value
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError("%s must be a positive int, not %r" % (name, value))
     if value > <object>PY_SSIZE_T_MAX // 64:
@@ -901,7 +908,7 @@ cdef class ResponseParser:
         self.max_trailer_size = _check_limit("max_trailer_size", max_trailer_size)
         self.max_chunk_line = _check_limit("max_chunk_line", max_chunk_line)
         PyMem_RawFree(self.fields)
-        self.fields_cap = max_headers if max_headers < 128 else 128
+        self.fields_cap = self.max_headers if self.max_headers < 32 else 32
         self.fields = <Span*>PyMem_RawMalloc(sizeof(Span) * (self.fields_cap + 1))
         if self.fields == NULL:
             raise MemoryError()
@@ -935,7 +942,7 @@ cdef class ResponseParser:
         self.tlen = 0
         self.received = 0
         self.head = None
-        self._trailers = []
+        self._trailers = None
         self.got_bytes = self.end > self.pos
         return 0
 
@@ -956,7 +963,7 @@ cdef class ResponseParser:
             self.end = live
             self.pos = 0
             return 0
-        cap = self.cap if self.cap > 0 else 4096
+        cap = self.cap if self.cap > 0 else 1024
         while cap - live < extra:
             cap *= 2
         q = <char*>PyMem_RawMalloc(cap)
@@ -1348,6 +1355,8 @@ cdef class ResponseParser:
         cdef const char* base = self.buf + self.pos + self.rawoff
         cdef Span* s
         cdef Py_ssize_t k
+        if self._trailers is None:
+            self._trailers = []
         for k in range(self.ntspans):
             s = self.tspans + k
             self._trailers.append((_latin1(base + s.name_off, s.name_len),
@@ -1508,7 +1517,7 @@ cdef class ResponseParser:
     @property
     def trailers(self):
         """Trailer fields of a chunked body (after it is complete)."""
-        return self._trailers
+        return self._trailers if self._trailers is not None else []
 
     def leftover(self):
         """Buffered bytes beyond the end of the current message."""
@@ -2073,7 +2082,7 @@ cdef class Wire:
 
     @property
     def trailers(self):
-        return self.p._trailers
+        return self.p._trailers if self.p._trailers is not None else []
 
     @property
     def head(self):
