@@ -23,20 +23,11 @@ from urllib3.exceptions import (
     NameResolutionError,
     NewConnectionError,
 )
-from urllib3.util.ssl_ import (
-    assert_fingerprint as _assert_fingerprint,
-)
-from urllib3.util.ssl_ import (
-    create_urllib3_context,
-    is_ipaddress,
-    resolve_cert_reqs,
-    resolve_ssl_version,
-    ssl_wrap_socket,
-)
-from urllib3.util.ssl_match_hostname import match_hostname
 from urllib3.util.timeout import _DEFAULT_TIMEOUT, _TYPE_TIMEOUT, Timeout
 
 from . import _http11
+from ._proxy import open_tunnel
+from ._tls import TLSClient, TLSParams, TLSSocket, proxy_params
 
 __all__ = [
     "HTTPConnection",
@@ -156,6 +147,11 @@ class HTTPConnection:
         #: True while a request or response owns the connection (the pool's
         #: guard against releasing it twice).
         self._out = False
+        # CONNECT tunnel (set by an HTTPS pool behind a proxy) and proxy state.
+        self._tunnel_host: str | None = None
+        self._tunnel_port: int | None = None
+        self._tunnel_headers: typing.Mapping[str, str] = {}
+        self._has_connected_to_proxy = False
 
     @property
     def host(self) -> str:
@@ -198,6 +194,23 @@ class HTTPConnection:
     def connect(self) -> None:
         """Open the socket (and, for HTTPS, the TLS session) and its Wire."""
         self._attach(self._new_conn())
+        self._has_connected_to_proxy = bool(self.proxy)
+
+    def set_tunnel(
+        self,
+        host: str,
+        port: int | None = None,
+        headers: typing.Mapping[str, str] | None = None,
+        scheme: str = "http",
+    ) -> None:
+        """Reach ``host:port`` through a ``CONNECT`` tunnel opened by the
+        proxy this connection connects to; ``headers`` go on the ``CONNECT``
+        only. ``scheme`` is the proxy's (``https``: TLS to the proxy first)."""
+        if scheme not in ("http", "https"):
+            raise ValueError(f"Invalid proxy scheme for tunneling: {scheme!r}")
+        self._tunnel_host = host
+        self._tunnel_port = port
+        self._tunnel_headers = headers or {}
 
     def _attach(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -220,15 +233,17 @@ class HTTPConnection:
 
     @property
     def has_connected_to_proxy(self) -> bool:
-        return bool(self.proxy) and self.sock is not None
+        """The proxy accepted us (TCP/TLS to it, and its CONNECT reply when
+        tunnelling): errors before that are ``ProxyError``."""
+        return self._has_connected_to_proxy
 
     @property
     def proxy_is_forwarding(self) -> bool:
-        return bool(self.proxy)
+        return bool(self.proxy) and self._tunnel_host is None
 
     @property
     def proxy_is_tunneling(self) -> bool:
-        return False
+        return self._tunnel_host is not None
 
     def is_dropped(self) -> bool:
         """True when the idle connection is unusable: the peer closed it, sent
@@ -265,6 +280,7 @@ class HTTPConnection:
     def close(self) -> None:
         sock, self.sock = self.sock, None
         self.wire = None
+        self._has_connected_to_proxy = False
         self._poller = None
         if sock is not None:
             try:
@@ -347,58 +363,81 @@ class HTTPSConnection(HTTPConnection):
             cert_reqs = ssl_context.verify_mode if ssl_context is not None else ssl.CERT_REQUIRED
         self.cert_reqs = cert_reqs
 
-    def connect(self) -> None:
-        sock = self._new_conn()
-        try:
-            tls = self._wrap(sock)
-        except BaseException:
-            sock.close()
-            raise
-        self._attach(tls)
+    #: The pool's TLS state for the origin leg and for the leg to an HTTPS
+    #: proxy (contexts, sessions, counters); a connection made outside a pool
+    #: gets its own on first connect.
+    tls: TLSClient | None = None
+    proxy_tls: TLSClient | None = None
 
-    def _wrap(self, sock: socket.socket) -> ssl.SSLSocket:
-        default_context = self.ssl_context is None
-        if self.ssl_context is None:
-            context = create_urllib3_context(
-                ssl_version=resolve_ssl_version(self.ssl_version),
-                ssl_minimum_version=self.ssl_minimum_version,
-                ssl_maximum_version=self.ssl_maximum_version,
-                cert_reqs=resolve_cert_reqs(self.cert_reqs),
+    def connect(self) -> None:
+        """TCP, then (behind a proxy) TLS to an HTTPS proxy and/or the
+        ``CONNECT`` tunnel, then TLS to the origin; the TLS settings are read
+        from this object's attributes now."""
+        sock: typing.Any = self._new_conn()
+        params = TLSParams.from_attributes(self)
+        if self.tls is None:
+            self.tls = TLSClient()
+        self._session_offer: tuple[TLSClient, str] | None = None
+        proxy = self.proxy
+        if proxy is not None and proxy.scheme == "https":
+            sock = self._connect_tls_proxy(sock, params)
+        if self._tunnel_host is not None:
+            try:
+                open_tunnel(
+                    sock,
+                    self._tunnel_host,
+                    self._tunnel_port or self.default_port,
+                    self._tunnel_headers,
+                    self.timeout,
+                )
+            except BaseException:
+                sock.close()
+                raise
+            self._has_connected_to_proxy = True
+            if proxy is not None and proxy.scheme == "https" and self.proxy_tls is not None:
+                # the CONNECT reply was read: TLS 1.3 tickets have arrived
+                self.proxy_tls.offer_session(sock, proxy.host or self.host)
+            else:
+                self.proxy_is_verified = False
+            wrapped = self.tls.wrap(
+                sock, params, self._tunnel_host, tls_in_tls=isinstance(sock, TLSSocket)
             )
+        elif proxy is not None:
+            # Forwarding: the only TLS leg is the proxy's, made above. The
+            # origin is never verified by us (the proxy talks to it).
+            self._has_connected_to_proxy = True
+            self.is_verified = False
+            self._attach(sock)
+            return
         else:
-            context = self.ssl_context
-        context.verify_mode = resolve_cert_reqs(self.cert_reqs)
-        if self.assert_fingerprint or self.assert_hostname or self.assert_hostname is False:
-            context.check_hostname = False
-        if default_context and not self.ca_certs and not self.ca_cert_dir and not self.ca_cert_data:
-            context.load_default_certs()
-        server_hostname = self.server_hostname or self.host
-        normalized = server_hostname.strip("[]")
-        if "%" in normalized:
-            normalized = normalized[: normalized.rfind("%")]
-        if is_ipaddress(normalized):
-            server_hostname = normalized
-        tls = ssl_wrap_socket(
-            sock=sock,
-            keyfile=self.key_file,
-            certfile=self.cert_file,
-            key_password=self.key_password,
-            ca_certs=self.ca_certs,
-            ca_cert_dir=self.ca_cert_dir,
-            ca_cert_data=self.ca_cert_data,
-            server_hostname=server_hostname,
-            ssl_context=context,
+            wrapped = self.tls.wrap(sock, params, self.host)
+        self.is_verified = wrapped.is_verified
+        self._session_offer = (self.tls, wrapped.server_name)
+        self._attach(wrapped.sock)  # type: ignore[arg-type]
+
+    def _connect_tls_proxy(self, sock: typing.Any, params: TLSParams) -> TLSSocket:
+        """TLS to the HTTPS proxy with the proxy's own settings (see
+        :func:`fastpool._tls.proxy_params`)."""
+        config = self.proxy_config
+        leg = proxy_params(
+            params,
+            getattr(config, "ssl_context", None),
+            getattr(config, "assert_hostname", None),
+            getattr(config, "assert_fingerprint", None),
         )
-        assert isinstance(tls, ssl.SSLSocket)
-        if self.assert_fingerprint:
-            der = tls.getpeercert(binary_form=True)
-            _assert_fingerprint(der, self.assert_fingerprint)
-        elif (
-            context.verify_mode != ssl.CERT_NONE
-            and not context.check_hostname
-            and self.assert_hostname is not False
-        ):
-            cert = tls.getpeercert()
-            match_hostname(cert, self.assert_hostname or server_hostname)  # type: ignore[arg-type]
-        self.is_verified = context.verify_mode == ssl.CERT_REQUIRED or bool(self.assert_fingerprint)
-        return tls
+        if self.proxy_tls is None:
+            self.proxy_tls = TLSClient()
+        assert self.proxy is not None
+        wrapped = self.proxy_tls.wrap(sock, leg, self.proxy.host or self.host)
+        self.proxy_is_verified = wrapped.is_verified
+        if self._tunnel_host is None:
+            self._session_offer = (self.proxy_tls, wrapped.server_name)
+        return wrapped.sock
+
+    def tls_first_response(self) -> None:
+        """Called by the pool when the first response head arrived on this
+        new connection: store its TLS session for the pool's next handshake
+        (TLS 1.3 tickets come after the handshake, with the first data)."""
+        offer, self._session_offer = getattr(self, "_session_offer", None), None
+        if offer is not None and self.sock is not None:
+            offer[0].offer_session(self.sock, offer[1])

@@ -49,7 +49,9 @@ from urllib3.util.url import _normalize_host as _url_normalize_host
 
 from . import _http11
 from ._freelist import FreeList
+from ._proxy import connection_requires_http_tunnel, wrap_proxy_error
 from ._request_methods import RequestMethods
+from ._tls import TLSClient
 from ._version import __version__
 from .connection import HTTPConnection, HTTPSConnection, port_by_scheme
 from .response import BaseHTTPResponse, HTTPResponse
@@ -264,6 +266,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
             host_value = f"{host_value}:{self.port}"
         self._host_header = host_value
         self._is_https = False
+        self._forward_proxy_headers = bool(self.proxy) and bool(self.proxy_headers)
         # [retired]: shared with the release callback (which holds no pool reference)
         self._retired = [False]
         self._release = _make_release(
@@ -445,6 +448,11 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
         """
         if headers is None:
             headers = self.headers
+        if self._forward_proxy_headers:
+            # forwarded through a proxy: its headers go with every request
+            # (a tunnel sends them on the CONNECT only)
+            headers = HTTPHeaderDict(headers)
+            headers.update(self.proxy_headers)
         if retries is None and (redirect or self._retries is self._default_retry):
             retries = self._default_retry  # what Retry.from_int would return
         elif not isinstance(retries, Retry):
@@ -589,6 +597,8 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                     raise
                 except CertificateError as e:
                     raise SSLError(e) from e
+                if fresh and self._is_https:
+                    conn.tls_first_response()
 
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug(
@@ -624,6 +634,8 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                 SSLError,
                 ProxyError,
             ) as e:
+                # before close(): did the proxy (if any) accept us?
+                proxy_failed = conn.proxy is not None and not conn.has_connected_to_proxy
                 if conn._out:
                     conn._out = False
                     conn.close()
@@ -641,7 +653,9 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                     log.debug("Resetting dropped connection: %s", self.host)
                     continue
                 new_e: Exception = e
-                if isinstance(e, (OSError, http.client.HTTPException)) and not isinstance(
+                if proxy_failed and not isinstance(e, ProxyError):
+                    new_e = wrap_proxy_error(e, conn.proxy.scheme)
+                elif isinstance(e, (OSError, http.client.HTTPException)) and not isinstance(
                     e, (U3TimeoutError, ProtocolError, SSLError)
                 ):
                     new_e = ProtocolError("Connection aborted.", e)
@@ -914,7 +928,35 @@ class HTTPSConnectionPool(HTTPConnectionPool):
         self.ssl_maximum_version = ssl_maximum_version
         self.assert_hostname = assert_hostname
         self.assert_fingerprint = assert_fingerprint
+        # urllib3 takes these as connection keywords; here they are plain
+        # attributes too, read like the others when a connection opens.
+        self.ca_cert_data = self.conn_kw.pop("ca_cert_data", None)
+        self.ssl_context = self.conn_kw.pop("ssl_context", None)
+        self.server_hostname = self.conn_kw.pop("server_hostname", None)
+        self._tls = TLSClient()
+        self._proxy_tls = TLSClient()
+        # CONNECT to the destination, except in the proxy's own pool (the
+        # one requests are forwarded through to an HTTPS proxy).
+        self._tunnel = connection_requires_http_tunnel(
+            self.proxy, self.proxy_config, "https"
+        ) and not (
+            self.proxy is not None and (self.proxy.host, self.proxy.port) == (self.host, self.port)
+        )
+        self._forward_proxy_headers = self._forward_proxy_headers and not self._tunnel
         self._is_https = True
+
+    def stats(self) -> dict[str, typing.Any]:
+        """:meth:`HTTPConnectionPool.stats` plus ``tls_handshakes`` (TLS
+        handshakes with the origin) and ``tls_resumed`` (of which resumed the
+        pool's stored session: full handshakes saved); behind an HTTPS proxy
+        also ``proxy_tls_handshakes`` and ``proxy_tls_resumed``."""
+        s = super().stats()
+        s.update(self._tls.stats())
+        if self.proxy is not None and self.proxy.scheme == "https":
+            p = self._proxy_tls.stats()
+            s["proxy_tls_handshakes"] = p["tls_handshakes"]
+            s["proxy_tls_resumed"] = p["tls_resumed"]
+        return s
 
     def _new_conn(self, connect_timeout: typing.Any = _DEFAULT_TIMEOUT) -> HTTPConnection:
         n = next(self._conn_counter)
@@ -925,7 +967,7 @@ class HTTPSConnectionPool(HTTPConnectionPool):
         actual_host, actual_port = self.host, self.port
         if self.proxy is not None and self.proxy.host is not None:
             actual_host, actual_port = self.proxy.host, self.proxy.port
-        return cls(  # type: ignore[no-any-return]
+        conn = cls(
             host=actual_host,
             port=actual_port,
             timeout=connect_timeout,
@@ -940,8 +982,18 @@ class HTTPSConnectionPool(HTTPConnectionPool):
             ssl_version=self.ssl_version,
             ssl_minimum_version=self.ssl_minimum_version,
             ssl_maximum_version=self.ssl_maximum_version,
+            ca_cert_data=self.ca_cert_data,
+            ssl_context=self.ssl_context,
+            server_hostname=self.server_hostname,
             **self.conn_kw,
         )
+        conn.tls = self._tls
+        conn.proxy_tls = self._proxy_tls
+        if self._tunnel and self.proxy is not None:
+            conn.set_tunnel(
+                self.host, self.port, self.proxy_headers, scheme=self.proxy.scheme or "http"
+            )
+        return conn  # type: ignore[no-any-return]
 
     def _validate_conn(self, conn: HTTPConnection) -> None:
         if not conn.is_verified and not conn.proxy_is_verified:

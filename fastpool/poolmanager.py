@@ -31,6 +31,7 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 from urllib3.util.url import Url, parse_url
 
+from ._proxy import ProxyConfig
 from ._request_methods import RequestMethods
 from .connection import port_by_scheme
 from .connectionpool import (
@@ -453,7 +454,14 @@ class ProxyManager(PoolManager):
     """A :class:`PoolManager` that sends requests through an HTTP proxy.
 
     Plain ``http://`` requests are forwarded in absolute form with
-    ``proxy_headers``. HTTPS through a ``CONNECT`` tunnel is issue 5's work.
+    ``proxy_headers`` (one pool: the proxy's). ``https://`` requests go
+    through a ``CONNECT`` tunnel (one pool per destination; ``proxy_headers``
+    only on the ``CONNECT``) with TLS to the origin inside it, or are forwarded
+    like ``http://`` to an HTTPS proxy with ``use_forwarding_for_https``. An
+    ``https://`` proxy gets TLS with ``proxy_ssl_context`` and the
+    ``proxy_assert_*`` checks, which the destination's TLS settings never
+    change. Failures to reach the proxy raise ``ProxyError`` (as
+    ``MaxRetryError.reason`` after retries). No SOCKS.
     """
 
     def __init__(
@@ -483,8 +491,15 @@ class ProxyManager(PoolManager):
         self.use_forwarding_for_https = use_forwarding_for_https
         self.proxy_assert_hostname = proxy_assert_hostname
         self.proxy_assert_fingerprint = proxy_assert_fingerprint
+        self.proxy_config = ProxyConfig(
+            proxy_ssl_context,
+            use_forwarding_for_https,
+            proxy_assert_hostname,
+            proxy_assert_fingerprint,
+        )
         connection_pool_kw["_proxy"] = self.proxy
         connection_pool_kw["_proxy_headers"] = self.proxy_headers
+        connection_pool_kw["_proxy_config"] = self.proxy_config
         super().__init__(num_pools, headers, **connection_pool_kw)
 
     def connection_from_host(
