@@ -26,7 +26,6 @@ from __future__ import annotations
 import http.client
 import importlib
 import io
-import sys
 import time
 import timeit
 from collections.abc import Callable
@@ -121,7 +120,8 @@ def serialize_dict(mod: Any) -> Callable[[], bytes]:
     headers = HEADERS
 
     def op() -> bytes:
-        return encode(METHOD, PATH, headers, host=HOST)
+        out: bytes = encode(METHOD, PATH, headers, host=HOST)
+        return out
 
     return op
 
@@ -131,7 +131,8 @@ def serialize_block(mod: Any) -> Callable[[], bytes]:
     block = mod.HeaderBlock(HEADERS)
 
     def op() -> bytes:
-        return encode(METHOD, PATH, block, host=HOST)
+        out: bytes = encode(METHOD, PATH, block, host=HOST)
+        return out
 
     return op
 
@@ -180,7 +181,7 @@ def _loop(op: Callable[[], Any]) -> Callable[[], None]:
 
 
 def _kinds() -> list[Any]:
-    out = []
+    out: list[Any] = []
     for kind in ("c", "py"):
         try:
             _module(kind)
@@ -258,4 +259,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -25,10 +25,7 @@ from http.client import RemoteDisconnected
 from typing import Any
 
 import atheris
-
 from urllib3.exceptions import ProtocolError
-
-import fastpool  # the package (and urllib3) stay uninstrumented
 
 with atheris.instrument_imports(include=["fastpool._http11_py"]):
     import fastpool._http11_py as py
@@ -55,8 +52,9 @@ _PREFIXES = (
 )
 
 
-def _drive_parser(mod: Any, chunks: list[Any], limits: dict[str, int], is_head: bool,
-                  sizes: list[int]) -> tuple[Any, ...]:
+def _drive_parser(
+    mod: Any, chunks: list[Any], limits: dict[str, int], is_head: bool, sizes: list[int]
+) -> tuple[Any, ...]:
     """Feed ``chunks`` (``_EOF`` = feed_eof) and read everything; the outcome."""
     p = mod.ResponseParser(**limits)
     p.start(is_head)
@@ -152,8 +150,8 @@ def fuzz_response(fdp: atheris.FuzzedDataProvider) -> None:
     got_py = _drive_parser(py, chunks, limits, is_head, sizes)
     if got_c != got_py:
         raise AssertionError(
-            "twins disagree\n data=%r\n limits=%r head=%r sizes=%r cuts=%r\n c =%r\n py=%r"
-            % (data, limits, is_head, sizes, cuts, got_c, got_py)
+            f"twins disagree\n data={data!r}\n limits={limits!r} head={is_head!r} "
+            f"sizes={sizes!r} cuts={cuts!r}\n c ={got_c!r}\n py={got_py!r}"
         )
 
 
@@ -221,19 +219,24 @@ def fuzz_request(fdp: atheris.FuzzedDataProvider) -> None:
             results.append((block, ("error", type(e).__name__)))
             continue
         head = _outcome(
-            mod.encode_request_head, method, target, headers,
-            host=host, content_length=content_length, chunked=chunked,
+            mod.encode_request_head,
+            method,
+            target,
+            headers,
+            host=host,
+            content_length=content_length,
+            chunked=chunked,
         )
         results.append((block, head))
     if results[0] != results[1]:
         raise AssertionError(
-            "twins disagree on the request side\n args=%r\n c =%r\n py=%r"
-            % ((method, target, pairs, shape, host, content_length, chunked),
-               results[0], results[1])
+            "twins disagree on the request side\n"
+            f" args={(method, target, pairs, shape, host, content_length, chunked)!r}\n"
+            f" c ={results[0]!r}\n py={results[1]!r}"
         )
     data = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 64))
     if c.encode_chunk(data) != py.encode_chunk(data):
-        raise AssertionError("encode_chunk differs for %r" % (data,))
+        raise AssertionError(f"encode_chunk differs for {data!r}")
 
 
 def TestOneInput(data: bytes) -> None:
