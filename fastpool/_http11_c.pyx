@@ -1000,6 +1000,8 @@ cdef class ResponseParser:
         if self.scan < 7 and avail > 0:
             # bytes that cannot begin "HTTP/1." are refused at once
             if memcmp(base, b"HTTP/1.", avail if avail < 7 else 7) != 0:
+                self.hstart = self.pos
+                self.err_off = 0
                 return -E_STATUS_LINE
         while self.scan < limit:
             q = <const char*>memchr(base + self.scan, b'\n', limit - self.scan)
@@ -1191,8 +1193,9 @@ cdef class ResponseParser:
         msg = _MESSAGES.get(code, "Malformed response")
         if code == E_NO_RESPONSE:
             raise _RemoteDisconnected(msg)
-        if self.state == S_HEAD and code not in (E_HEAD_TOO_BIG, E_TOO_MANY_HEADERS,
-                                                 E_INCOMPLETE_HEAD, E_AFTER_EOF):
+        if (self.state == S_HEAD and self.pos <= self.hstart <= self.end
+                and code not in (E_HEAD_TOO_BIG, E_TOO_MANY_HEADERS, E_INCOMPLETE_HEAD,
+                                 E_AFTER_EOF)):
             line = self._line_at(self.buf + self.hstart, self.end - self.hstart, self.err_off)
             raise _ProtocolError("%s: %r" % (msg, line))
         raise _ProtocolError(msg)

@@ -339,3 +339,15 @@ def test_response_head_is_read_only(h: Any) -> None:
         head.status = 500
     assert head.headers == [("Content-Length", "2")]
     assert p.read_body() == b"ok" and p.body_done
+
+
+def test_error_context_after_interim_and_compaction(h: Any) -> None:
+    """A 1xx head consumed, the buffer compacted by a later feed, then bytes
+    that are not a status line: the error message must not look at the
+    (moved) interim head. Meaningful under valgrind / AddressSanitizer."""
+    p = h.ResponseParser()
+    p.feed(b"HTTP/1.1 100 Continue\r\n\r\n")
+    assert p.next_head() is None
+    p.feed(b"J" * 5000)  # forces compaction / growth of the buffer
+    with pytest.raises(ProtocolError):
+        p.next_head()
