@@ -41,6 +41,7 @@ import http.client
 import io
 import json as _json
 import logging
+import operator
 import socket
 import typing
 import weakref
@@ -99,6 +100,46 @@ _FRAMING_LENGTH = 1
 _FRAMING_CHUNKED = 2
 
 _Release = Callable[[Any, bool], None]
+_name_of = operator.itemgetter(0)
+# Header names servers commonly send that are not Content-Encoding: a head
+# made only of these needs no search for it.
+_PLAIN_NAMES = frozenset(
+    name
+    for base in (
+        "Date",
+        "Server",
+        "Content-Type",
+        "Content-Length",
+        "Connection",
+        "Cache-Control",
+        "Vary",
+        "Transfer-Encoding",
+        "Keep-Alive",
+        "ETag",
+        "Last-Modified",
+        "Expires",
+        "Location",
+        "Set-Cookie",
+        "Accept-Ranges",
+        "Age",
+        "Pragma",
+        "Via",
+        "Access-Control-Allow-Origin",
+        "Strict-Transport-Security",
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+        "X-XSS-Protection",
+        "Content-Security-Policy",
+        "Referrer-Policy",
+        "X-Request-Id",
+        "X-Powered-By",
+        "WWW-Authenticate",
+        "Retry-After",
+        "Alt-Svc",
+        "Link",
+    )
+    for name in (base, base.lower())
+)
 
 
 class _OriginalResponse:
@@ -162,42 +203,77 @@ def _build_message(pairs: list[tuple[str, str]]) -> http.client.HTTPMessage:
     return msg
 
 
+_new_object = BaseHTTPResponse.__new__
+
+
 class HTTPResponse(BaseHTTPResponse):
     """An HTTP response with urllib3 2.x's ``HTTPResponse`` API (see the
     module docstring). Not thread-safe: one response belongs to one thread."""
 
     CONTENT_DECODERS = list(SUPPORTED_ENCODINGS)
 
-    # Defaults shared by both ways of making a response; the fast factory
-    # only sets what differs, so it stays cheap.
-    _body: bytes | str | None = None
+    # The state every response touches lives in slots: ``io.IOBase`` gives
+    # instances a ``__dict__`` that CPython cannot specialize attribute access
+    # on, so a slot is several times cheaper to write and read. Both
+    # constructors set every slot (an unset slot raises AttributeError).
+    __slots__ = (
+        "_body",
+        "_conn",
+        "_connection",
+        "_fp_bytes_read",
+        "_framing",
+        "_head_pairs",
+        "_headers",
+        "_pool",
+        "_read_timeout",
+        "_release",
+        "_request_url",
+        "_retries",
+        "_source_done",
+        "_wire",
+        "auto_close",
+        "chunked",
+        "decode_content",
+        "enforce_content_length",
+        "length_remaining",
+        "reason",
+        "status",
+        "version",
+        "version_string",
+    )
+
+    _body: bytes | str | None
+    _pool: Any
+    _connection: Any
+    _headers: HTTPHeaderDict | None
+    _head_pairs: list[tuple[str, str]]
+    _fp_bytes_read: int
+    _wire: Any
+    _conn: Any
+    _release: _Release | None
+    _read_timeout: float | None
+    _framing: int  # -1: not pool-made
+    _source_done: bool  # no more raw body bytes will come
+    length_remaining: int | None
+    auto_close: bool
+    enforce_content_length: bool
+    chunked: bool
+
+    # Defaults of the rarely changed state: written (into the instance
+    # ``__dict__``) only on the paths that change it.
     _fp: Any = None
-    _pool: Any = None
-    _connection: Any = None
     _sock_shutdown: Callable[[int], None] | None = None
-    _headers: HTTPHeaderDict | None = None
-    _head_pairs: list[tuple[str, str]] = []  # never mutated
     _msg: Any = None
     _orig: Any = None
     _decoder: ContentDecoder | None = None  # type: ignore[assignment]
     _decoder_ready = False
     _has_decoded_content = False
     _uncached_read_occurred = False
-    _fp_bytes_read = 0
-    _wire: Any = None
-    _conn: Any = None
-    _release: _Release | None = None
-    _read_timeout: float | None = None
-    _framing = -1  # -1: not pool-made
-    _source_done = False  # no more raw body bytes will come
     _original_set = False
     _close_called = False
     _cut = False  # the body was abandoned (release_conn, close, drain): reads give b""
     _deferred: BaseException | None = None  # an error to raise on the next read
     chunk_left: int | None = None
-    auto_close = True
-    enforce_content_length = True
-    chunked = False
 
     def __init__(
         self,
@@ -220,6 +296,17 @@ class HTTPResponse(BaseHTTPResponse):
         auto_close: bool = True,
         sock_shutdown: Callable[[int], None] | None = None,
     ) -> None:
+        self.length_remaining = None
+        self._body = None
+        self._headers = None
+        self._head_pairs = []
+        self._fp_bytes_read = 0
+        self._wire = None
+        self._conn = None
+        self._release = None
+        self._read_timeout = None
+        self._framing = -1  # -1: not pool-made
+        self._source_done = False  # no more raw body bytes will come
         super().__init__(
             headers=headers,
             status=status,
@@ -253,7 +340,6 @@ class HTTPResponse(BaseHTTPResponse):
         cls,
         head: ResponseHead,
         conn: Any,
-        *,
         wire: Wire,
         release: _Release,
         pool: Any,
@@ -267,24 +353,29 @@ class HTTPResponse(BaseHTTPResponse):
     ) -> HTTPResponse:
         """The pool's factory: a response whose head was parsed by ``wire``.
         ``release(conn, reusable)`` is called exactly once (see the module
-        docstring); with ``preload_content`` the body is read here."""
-        self = cls.__new__(cls)
+        docstring); with ``preload_content`` the body is read here. (The
+        pool passes the arguments by position: cheaper than keywords.)"""
+        self = _new_object(cls)
         self.status = head.status
         self.reason = head.reason
         version = head.version
         self.version = version
         self.version_string = "HTTP/1.1" if version == 11 else "HTTP/1.0"
         self._head_pairs = head.headers
+        self._headers = None
         self.decode_content = decode_content
-        self._request_url = request_url
         if retries is not None and retries.history:
-            self._request_url = retries.history[-1].redirect_location
+            request_url = retries.history[-1].redirect_location
+        self._request_url = request_url
         self._retries = retries
-        if not enforce_content_length:
-            self.enforce_content_length = False
+        self.enforce_content_length = bool(enforce_content_length)
+        self.auto_close = True
         self._pool = pool
+        self._fp_bytes_read = 0
+        self._read_timeout = read_timeout
         framing = head.framing
         self._framing = framing
+        self.chunked = False
         if framing == _FRAMING_LENGTH:
             self.length_remaining = head.content_length
         elif framing == _FRAMING_NONE:
@@ -296,24 +387,43 @@ class HTTPResponse(BaseHTTPResponse):
             self.length_remaining = None
             if framing == _FRAMING_CHUNKED:
                 self.chunked = True
-        self._read_timeout = read_timeout
-        if wire.body_done:  # HEAD, 204, 304, Content-Length: 0
+        done: bool = wire.body_done
+        if done:  # HEAD, 204, 304, Content-Length: 0
             self._source_done = True
+            self._wire = self._conn = self._connection = self._release = None
+            self._body = b"" if preload_content else None
             release(conn, wire.keep_alive)
-            if preload_content:
-                self._body = b""
             return self
+        self._source_done = False
         self._wire = wire
         self._conn = conn
         self._connection = conn
         self._release = release
-        if preload_content:
-            data = self._wire_read(None)
-            if decode_content and data:
-                decoder = self._decoder_for(True)
-                if decoder is not None:
-                    data = self._decode_all(decoder, data)
-            self._body = data
+        if not preload_content:
+            self._body = None
+            return self
+        # The whole body now: _wire_read(None) inlined (its error mapping is
+        # shared through _wire_failed).
+        try:
+            data: bytes = wire.read(None, read_timeout)
+        except BaseException as e:
+            self._body = None
+            data = self._wire_failed(e, None)
+        if data:
+            n = len(data)
+            self._fp_bytes_read = n
+            remaining = self.length_remaining
+            if remaining is not None:
+                self.length_remaining = remaining - n
+        if self._wire is not None and wire.body_done:
+            self._source_done = True
+            self._wire = self._conn = self._connection = self._release = None
+            release(conn, wire.keep_alive)
+        if decode_content and data and self._has_content_encoding():
+            decoder = self._decoder_for(True)
+            if decoder is not None:
+                data = self._decode_all(decoder, data)
+        self._body = data
         return self
 
     # -- headers and http.client compatibility ------------------------------
@@ -361,8 +471,20 @@ class HTTPResponse(BaseHTTPResponse):
         h = self._headers
         if h is not None:
             return h.get("content-encoding", "")
+        if not self._has_content_encoding():
+            return ""
         found = [v for k, v in self._head_pairs if len(k) == 16 and k.lower() == "content-encoding"]
         return ", ".join(found)
+
+    def _has_content_encoding(self) -> bool:
+        """Whether the headers may have a Content-Encoding field: exact when
+        False (the common case, found without a Python-level loop)."""
+        if self._headers is not None:
+            return "content-encoding" in self._headers
+        pairs = self._head_pairs
+        if _PLAIN_NAMES.issuperset(map(_name_of, pairs)):
+            return False  # only names that are known not to be Content-Encoding
+        return "content-encoding" in "\n".join(map(_name_of, pairs)).lower()
 
     # -- bookkeeping -----------------------------------------------------------
 
@@ -427,29 +549,8 @@ class HTTPResponse(BaseHTTPResponse):
             return b""
         try:
             data: bytes = wire.read(amt, self._read_timeout)
-        except TimeoutError as e:
-            self._give_back(False)
-            raise ReadTimeoutError(self._pool, self._request_url, "Read timed out.") from e
-        except ProtocolError as e:
-            self._give_back(False)
-            if (
-                not self.enforce_content_length
-                and amt is not None
-                and self._framing == _FRAMING_LENGTH
-                and len(e.args) > 1
-                and isinstance(e.args[1], IncompleteRead)
-            ):
-                return b""  # urllib3: a short body is only an error when enforced
-            raise
-        except _BaseSSLError as e:
-            self._give_back(False)
-            raise SSLError(e) from e
-        except (http.client.HTTPException, OSError) as e:
-            self._give_back(False)
-            raise ProtocolError(f"Connection broken: {e!r}", e) from e
-        except BaseException:
-            self._give_back(False)
-            raise
+        except BaseException as e:
+            return self._wire_failed(e, amt)
         if data:
             n = len(data)
             self._fp_bytes_read += n
@@ -458,6 +559,29 @@ class HTTPResponse(BaseHTTPResponse):
         if wire.body_done:
             self._give_back(wire.keep_alive)
         return data
+
+    def _wire_failed(self, e: BaseException, amt: int | None) -> bytes:
+        """``wire.read`` raised ``e`` (being handled): give the connection
+        back to be closed and raise urllib3's error for it (or return ``b""``
+        for a short body that is not enforced)."""
+        self._give_back(False)
+        if isinstance(e, TimeoutError):
+            raise ReadTimeoutError(self._pool, self._request_url, "Read timed out.") from e
+        if isinstance(e, ProtocolError):
+            if (
+                not self.enforce_content_length
+                and amt is not None
+                and self._framing == _FRAMING_LENGTH
+                and len(e.args) > 1
+                and isinstance(e.args[1], IncompleteRead)
+            ):
+                return b""  # urllib3: a short body is only an error when enforced
+            raise e
+        if isinstance(e, _BaseSSLError):
+            raise SSLError(e) from e
+        if isinstance(e, (http.client.HTTPException, OSError)):
+            raise ProtocolError(f"Connection broken: {e!r}", e) from e
+        raise e
 
     def _fp_read(self, amt: int | None, read1: bool = False) -> bytes:
         """A read from a body file (a response built directly), with
