@@ -1573,8 +1573,6 @@ cdef class Wire:
     cdef char* rd_ptr
     cdef Py_ssize_t rd_len
     cdef bint rd_direct
-    cdef object py_timeout
-    cdef bint timeout_set
 
     def __init__(self, sock, *, max_head_size=65536, max_headers=100, max_trailer_size=16384,
                  max_chunk_line=4096):
@@ -1586,7 +1584,6 @@ cdef class Wire:
                                 max_trailer_size=max_trailer_size,
                                 max_chunk_line=max_chunk_line)
         self.in_wait = False
-        self.timeout_set = False
 
     @property
     def fd_path(self):
@@ -1807,10 +1804,15 @@ cdef class Wire:
     # -- drivers (with the GIL) ---------------------------------------------
 
     cdef int _py_settimeout(self, object timeout) except -1:
-        if not self.timeout_set or self.py_timeout is not timeout:
-            self.sock.settimeout(timeout)
-            self.py_timeout = timeout
-            self.timeout_set = True
+        # every call: the socket's timeout may have been changed by its owner
+        self.sock.settimeout(timeout)
+        return 0
+
+    cdef int _py_sendall(self, object data) except -1:
+        try:
+            self.sock.sendall(data)
+        except BlockingIOError:  # timeout 0 and the send buffer full
+            raise TimeoutError("timed out") from None
         return 0
 
     cdef int _py_recv(self, object timeout) except -1:
@@ -1821,6 +1823,8 @@ cdef class Wire:
         mv = PyMemoryView_FromMemory(self.rd_ptr, self.rd_len, PyBUF_WRITE)
         try:
             r = self.sock.recv_into(mv, self.rd_len)
+        except BlockingIOError:  # timeout 0 and nothing ready
+            raise TimeoutError("timed out") from None
         finally:
             mv.release()
         if r < 0 or r > self.rd_len:
@@ -1880,7 +1884,7 @@ cdef class Wire:
         cdef int tmo, rc
         if self.fd < 0:
             self._py_settimeout(timeout)
-            self.sock.sendall(data)
+            self._py_sendall(data)
             return 0
         tmo = _timeout_ms(timeout)
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
@@ -1914,9 +1918,9 @@ cdef class Wire:
         p.start(is_head_request)
         if self.fd < 0:
             self._py_settimeout(timeout)
-            self.sock.sendall(head)
+            self._py_sendall(head)
             if body is not None and len(body):
-                self.sock.sendall(body)
+                self._py_sendall(body)
             return self._head_loop(timeout, True)
         tmo = _timeout_ms(timeout)
         PyObject_GetBuffer(head, &hv, PyBUF_SIMPLE)

@@ -351,3 +351,15 @@ def test_error_context_after_interim_and_compaction(h: Any) -> None:
     p.feed(b"J" * 5000)  # forces compaction / growth of the buffer
     with pytest.raises(ProtocolError):
         p.next_head()
+
+
+@pytest.mark.parametrize("fd", [True, False], ids=["fd", "pyobj"])
+def test_zero_timeout_is_timeout_error(
+    h: Any, pair: tuple[socket.socket, socket.socket], fd: bool
+) -> None:
+    """timeout=0 never blocks: nothing ready -> TimeoutError on both paths
+    (a non-blocking Python socket raises BlockingIOError, mapped as the pure twin does)."""
+    a, _ = pair
+    wire = h.Wire(a if fd else Wrapper(a))
+    with pytest.raises(TimeoutError):
+        wire.request(HEAD, None, 0)
