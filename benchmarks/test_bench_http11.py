@@ -1,11 +1,15 @@
 """Micro-benchmarks of the HTTP/1.1 codec (pytest-benchmark; not part of the test run).
 
     python -m pytest benchmarks/test_bench_http11.py -p no:cacheprovider \\
-        --benchmark-columns=min,median,mean,ops --benchmark-group-by=group
+        --benchmark-columns=min,median,ops --benchmark-group-by=group \\
+        --benchmark-timer=time.process_time
 
-or, for ns per operation and the ratios against http.client in one table:
+(times are per round of ``OPS`` = 1000 operations, so microseconds per round
+read as nanoseconds per operation; ``process_time`` keeps other load on the
+machine out of the numbers) or, for ns per operation and the ratios against
+http.client in one table (also CPU time):
 
-    python benchmarks/test_bench_http11.py
+    PYTHONPATH=. python benchmarks/test_bench_http11.py
 
 * ``parse``: a typical response head (status line + 8 fields) parsed into
   status, reason and the header list: the compiled twin and the pure twin
