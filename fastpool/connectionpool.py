@@ -100,6 +100,8 @@ _BLOCKING_ERRNOS = {errno.EAGAIN, errno.EWOULDBLOCK}
 _STALE_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 _MAX_STALE_REPLAYS = 3
 _BLOCK_CACHE_MAX = 256
+# (method, target, header block, Host, Content-Length) -> serialized request head
+_HEAD_CACHE_MAX = 256
 # origin-form url -> encoded target (urllib3's _encode_target is costly)
 _target_cache: dict[str, str] = {}
 _TARGET_CACHE_MAX = 4096
@@ -108,6 +110,13 @@ _monotonic = time.monotonic
 _encode_request_head = _http11.encode_request_head
 _HeaderBlock = _http11.HeaderBlock
 _from_wire = HTTPResponse._from_wire
+_DEBUG = logging.DEBUG
+# The logger's own cache of isEnabledFor() answers (cleared by setLevel,
+# logging.disable, ...): a cached False skips the call; anything else asks
+# isEnabledFor(), so the answer is always the logger's.
+_log_cache: dict[int, bool] = (
+    _cache if isinstance(_cache := getattr(log, "_cache", None), dict) else {}
+)
 
 
 def _normalize_host(host: str, scheme: str | None) -> str:
@@ -260,6 +269,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
         self._expired = 0
         self._replayed = 0
         self._block_cache: dict[tuple[typing.Any, ...], tuple[typing.Any, bool]] = {}
+        self._head_cache: dict[tuple[typing.Any, ...], bytes] = {}
         default_port = port_by_scheme.get(self.scheme or "http", 80)
         host_value = f"[{self.host}]" if ":" in self.host else self.host
         if self.port is not None and self.port != default_port:
@@ -419,6 +429,26 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
 
     # -- the request -----------------------------------------------------------
 
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: typing.Any = None,
+        fields: typing.Any = None,
+        headers: Mapping[str, str] | None = None,
+        json: typing.Any = None,
+        **urlopen_kw: typing.Any,
+    ) -> BaseHTTPResponse:
+        """:meth:`RequestMethods.request`; without ``fields``, ``json`` or
+        other keywords it calls ``urlopen`` directly (same call, fewer steps)."""
+        if fields is None and json is None and not urlopen_kw:
+            if headers is None:
+                headers = self.headers
+            if body is None:
+                return self.urlopen(method.upper(), url, headers=headers)
+            return self.urlopen(method.upper(), url, body=body, headers=headers)
+        return RequestMethods.request(self, method, url, body, fields, headers, json, **urlopen_kw)
+
     def urlopen(  # type: ignore[override]
         self,
         method: str,
@@ -457,9 +487,11 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
             retries = self._default_retry  # what Retry.from_int would return
         elif not isinstance(retries, Retry):
             retries = Retry.from_int(retries, redirect=redirect, default=self._retries)
-        enforce_content_length = response_kw.pop("enforce_content_length", True)
+        enforce_content_length = True
         if response_kw:
-            raise TypeError(f"urlopen() got unexpected keyword arguments {sorted(response_kw)}")
+            enforce_content_length = response_kw.pop("enforce_content_length", True)
+            if response_kw:
+                raise TypeError(f"urlopen() got unexpected keyword arguments {sorted(response_kw)}")
 
         stale_replays = 0
         first = True
@@ -468,15 +500,17 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
         connect_timeout: typing.Any
         response: BaseHTTPResponse
         freelist = self._freelist
+        head_cache = self._head_cache
         while True:
             # ---- target ----------------------------------------------------
-            if url.startswith("/"):
-                target = _target_cache.get(url)
-                if target is None:
-                    target = url if _plain_target(url) is not None else _encode_target(url)
-                    if len(_target_cache) >= _TARGET_CACHE_MAX:
-                        _target_cache.clear()
-                    _target_cache[url] = target
+            target = _target_cache.get(url)  # only origin-form urls are cached
+            if target is not None:
+                host_header = self._host_header
+            elif url.startswith("/"):
+                target = url if _plain_target(url) is not None else _encode_target(url)
+                if len(_target_cache) >= _TARGET_CACHE_MAX:
+                    _target_cache.clear()
+                _target_cache[url] = target
                 host_header = self._host_header
             else:
                 parsed = parse_url(url)
@@ -526,7 +560,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                     self._expired += 1
                     conn.close()
                     fresh = True
-                elif bool(conn._poller.poll(0)) if conn._poller is not None else conn.is_dropped():
+                elif conn._poller.poll(0) if conn._poller is not None else conn.is_dropped():
                     log.debug("Resetting dropped connection: %s", self.host)
                     self._dropped += 1
                     conn.close()
@@ -567,14 +601,16 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                             cl = None if method in _METHODS_NOT_EXPECTING_BODY else 0
                         else:
                             cl = len(body)
-                        head = wire.request(
-                            _encode_request_head(
+                        key = (method, target, block, host_header, cl)
+                        request_head = head_cache.get(key)
+                        if request_head is None:
+                            request_head = _encode_request_head(
                                 method, target, block, host=host_header, content_length=cl
-                            ),
-                            body,
-                            read_timeout,
-                            is_head,
-                        )
+                            )
+                            if len(head_cache) >= _HEAD_CACHE_MAX:
+                                head_cache.clear()
+                            head_cache[key] = request_head
+                        head = wire.request(request_head, body, read_timeout, is_head)
                     else:
                         head = self._send_body(
                             conn,
@@ -600,7 +636,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                 if fresh and self._is_https:
                     conn.tls_first_response()
 
-                if log.isEnabledFor(logging.DEBUG):
+                if _log_cache.get(_DEBUG) is not False and log.isEnabledFor(_DEBUG):
                     log.debug(
                         '%s://%s:%s "%s %s %s" %s %s',
                         self.scheme,
@@ -612,19 +648,19 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                         head.status,
                         head.content_length,
                     )
-                response = _from_wire(
+                response = _from_wire(  # by position: cheaper than keywords
                     head,
                     conn,
-                    wire=wire,
-                    release=self._release,
-                    pool=self,
-                    request_method=method,
-                    request_url=target,
-                    retries=retries,
-                    preload_content=preload_content,
-                    decode_content=decode_content,
-                    enforce_content_length=enforce_content_length,
-                    read_timeout=read_timeout,
+                    wire,
+                    self._release,
+                    self,
+                    method,
+                    target,
+                    retries,
+                    preload_content,
+                    decode_content,
+                    enforce_content_length,
+                    read_timeout,
                 )
             except (
                 U3TimeoutError,
@@ -856,7 +892,7 @@ def _make_release(
         if reusable and not retired[0] and (not max_requests or conn.requests < max_requests):
             conn.last_used = monotonic()
             if checkin(conn):
-                if any(retired):  # retired meanwhile: do not leave it idle
+                if True in retired:  # retired meanwhile: do not leave it idle
                     _drain_idle(freelist)
                 return
             if not freelist.closed:
