@@ -92,6 +92,44 @@ def _dispose_pool(pool: HTTPConnectionPool) -> None:
         pool.close()
 
 
+class _PoolLRU(RecentlyUsedContainer[typing.Any, HTTPConnectionPool]):
+    """urllib3's LRU of pools (same behaviour), remembering its most recently
+    used ``(key, pool)`` in ``mru``: a lookup of that key again (re-inserting
+    the most recent key changes nothing) needs neither the lock nor the
+    re-insertion. ``mru`` is only set under the lock by a lookup, and reset
+    around every other change, so it never names a pool that was removed."""
+
+    mru: tuple[typing.Any, HTTPConnectionPool] | None = None
+
+    def __getitem__(self, key: typing.Any) -> HTTPConnectionPool:
+        with self.lock:
+            item = self._container.pop(key)
+            self._container[key] = item
+            self.mru = (key, item)
+            return item
+
+    def __setitem__(self, key: typing.Any, value: HTTPConnectionPool) -> None:
+        self.mru = None
+        try:
+            super().__setitem__(key, value)
+        finally:
+            self.mru = None
+
+    def __delitem__(self, key: typing.Any) -> None:
+        self.mru = None
+        try:
+            super().__delitem__(key)
+        finally:
+            self.mru = None
+
+    def clear(self) -> None:
+        self.mru = None
+        try:
+            super().clear()
+        finally:
+            self.mru = None
+
+
 class _Identity:
     """Hashes an unhashable key part by identity."""
 
@@ -165,13 +203,13 @@ class PoolManager(RequestMethods):
                 connection_pool_kw = dict(connection_pool_kw)
                 connection_pool_kw["retries"] = Retry.from_int(retries)
         self.connection_pool_kw = connection_pool_kw
-        self.pools: RecentlyUsedContainer[typing.Any, HTTPConnectionPool] = RecentlyUsedContainer(
+        self.pools: RecentlyUsedContainer[typing.Any, HTTPConnectionPool] = _PoolLRU(
             num_pools, dispose_func=_dispose_pool
         )
         self.pool_classes_by_scheme = pool_classes_by_scheme
         self.key_fn_by_scheme = key_fn_by_scheme.copy()
-        # scheme -> (connection_pool_kw items it was computed from, frozen settings)
-        self._settings_cache: dict[str, tuple[tuple[typing.Any, ...], typing.Any]] = {}
+        # scheme -> (copy of the connection_pool_kw it was computed from, frozen settings)
+        self._settings_cache: dict[str, tuple[dict[str, typing.Any], typing.Any]] = {}
         # url -> (scheme, host, port, request target); bounded
         self._key_cache: dict[tuple[typing.Any, ...], typing.Any] = {}
         self._split_cache: dict[str, tuple[str, str, int, str]] = {}
@@ -181,6 +219,10 @@ class PoolManager(RequestMethods):
         self._plain_lookup = (
             cls.connection_from_host is PoolManager.connection_from_host
             and cls.connection_from_pool_key is PoolManager.connection_from_pool_key
+        )
+        # Plain PoolManager: no URL is sent in absolute form (no call to ask).
+        self._never_absolute = (
+            cls._proxy_requires_url_absolute_form is PoolManager._proxy_requires_url_absolute_form
         )
 
     def __enter__(self) -> Self:
@@ -279,15 +321,18 @@ class PoolManager(RequestMethods):
         if self.key_fn_by_scheme.get(scheme) is not _pool_key:
             return self.connection_from_host(host, port=port, scheme=scheme)
         kw = self.connection_pool_kw
-        items = tuple(kw.items())
         cached = self._settings_cache.get(scheme)
-        if cached is None or cached[0] != items:
+        if cached is None or cached[0] != kw:
             probe = _pool_key({"scheme": scheme, "host": "", "port": None, **kw})
-            cached = (items, probe[3])
+            cached = (dict(kw), probe[3])
             self._settings_cache[scheme] = cached
         key = (scheme, host, port, cached[1])
+        pools = self.pools
+        mru: tuple[typing.Any, HTTPConnectionPool] | None = getattr(pools, "mru", None)
+        if mru is not None and mru[0] == key:
+            return mru[1]  # already the most recently used: nothing to move
         try:
-            return self.pools[key]
+            return pools[key]
         except KeyError:
             pass
         request_context = dict(kw)
@@ -348,6 +393,25 @@ class PoolManager(RequestMethods):
                     base[key] = value
         return base
 
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: typing.Any = None,
+        fields: typing.Any = None,
+        headers: Mapping[str, str] | None = None,
+        json: typing.Any = None,
+        **urlopen_kw: typing.Any,
+    ) -> BaseHTTPResponse:
+        """:meth:`RequestMethods.request`; without ``body``, ``fields``,
+        ``json`` or other keywords it calls ``urlopen`` directly (same call,
+        fewer steps)."""
+        if body is None and fields is None and json is None and not urlopen_kw:
+            return self.urlopen(
+                method.upper(), url, headers=self.headers if headers is None else headers
+            )
+        return RequestMethods.request(self, method, url, body, fields, headers, json, **urlopen_kw)
+
     def _proxy_requires_url_absolute_form(self, scheme: str | None) -> bool:
         return False
 
@@ -400,8 +464,9 @@ class PoolManager(RequestMethods):
                     split_cache.clear()
                 split_cache[url] = parts
             scheme, host, port, request_uri = parts
-            absolute = self._proxy_requires_url_absolute_form(scheme)
-            for attempt in range(_MAX_CLOSED_POOL_RETRIES + 1):
+            absolute = not self._never_absolute and self._proxy_requires_url_absolute_form(scheme)
+            attempt = 0
+            while True:  # at most _MAX_CLOSED_POOL_RETRIES + 1 times
                 if self._plain_lookup:
                     conn = self._pool_fast(scheme, host, port)
                 else:
@@ -417,6 +482,7 @@ class PoolManager(RequestMethods):
                     # its checkout: nothing was sent; use its replacement.
                     if attempt == _MAX_CLOSED_POOL_RETRIES or not conn.closed:
                         raise
+                    attempt += 1
             if not redirect or response.status not in _REDIRECT_STATUSES:
                 return response
             redirect_location = response.get_redirect_location()
