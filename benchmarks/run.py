@@ -978,14 +978,6 @@ def main(argv: list[str] | None = None) -> int:
         for cell in cells:
             lines += render_table(cell, results[cell.key], None if args.no_pin else cpu)
     text = "\n".join(lines)
-    print(text)
-    if busy:
-        print(
-            f"warning: load average {load_start} before the run on {len(allowed)} CPUs: "
-            "other processes competed with the benchmark",
-            file=sys.stderr,
-        )
-
     if not args.no_write:
         os.makedirs(args.output, exist_ok=True)
         with open(os.path.join(args.output, "latest.md"), "w") as f:
@@ -1023,6 +1015,18 @@ def main(argv: list[str] | None = None) -> int:
             if msg:
                 print(msg, file=sys.stderr)
         log(f"wrote {args.output}/latest.md, latest.json" + ("" if not cells else ", latest.png"))
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # e.g. piped into head: the files are written already
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+    if busy:
+        print(
+            f"warning: load average {load_start} before the run on {len(allowed)} CPUs: "
+            "other processes competed with the benchmark",
+            file=sys.stderr,
+        )
+
     return 0
 
 
