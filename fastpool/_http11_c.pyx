@@ -352,7 +352,6 @@ cdef inline const char* _as_bytes_ptr(object s, Py_ssize_t* n) except? NULL:
 
     Returns NULL (no exception) when ``s`` is neither; raises ValueError when a
     ``str`` has characters beyond U+00FF."""
-    cdef object b
     if type(s) is str or isinstance(s, str):
         if PyUnicode_KIND(s) == PyUnicode_1BYTE_KIND:
             n[0] = PyUnicode_GET_LENGTH(s)
@@ -1909,8 +1908,8 @@ cdef class Wire:
     def request(self, head, body, timeout, bint is_head_request=False):
         """Send ``head`` (and ``body``), then wait for and parse the response head."""
         cdef Py_buffer hv, bv
-        cdef Py_ssize_t sent = 0, total
-        cdef int tmo, rc
+        cdef Py_ssize_t sent = 0
+        cdef int tmo, rc = R_DONE
         cdef bint sending = True
         cdef bint have_body = False
         cdef ResponseParser p = self.p
@@ -1930,7 +1929,6 @@ cdef class Wire:
             if body is not None:
                 PyObject_GetBuffer(body, &bv, PyBUF_SIMPLE)
                 have_body = True
-            total = hv.len + bv.len
             while True:
                 with nogil:
                     if sending:
