@@ -660,17 +660,19 @@ class HTTPResponse(BaseHTTPResponse):
 
     def _decoder_for(self, decode_content: bool) -> ContentDecoder | None:
         if not decode_content:
-            if self._has_decoded_content:
+            # As urllib3, only when there is more to read: at the end of the
+            # body (or with a deferred error to raise) the raw read gives b"".
+            if self._has_decoded_content and (
+                (self._deferred is None and self._source_open())
+                or (self._decoder is not None and self._decoder.has_pending())
+            ):
                 raise RuntimeError(
                     "Calling read(decode_content=False) is not supported after "
                     "read(decode_content=True) was called."
                 )
             return None
         self._init_decoder()
-        decoder = self._decoder
-        if decoder is not None:
-            self._has_decoded_content = True
-        return decoder
+        return self._decoder
 
     def _decode_failed(self) -> None:
         if self._release is not None:
@@ -683,6 +685,10 @@ class HTTPResponse(BaseHTTPResponse):
         except DecodeError:
             self._decode_failed()
             raise
+        # As urllib3: set only once decoding worked, so a body that failed to
+        # decode can still be drained with read(decode_content=False) (requests
+        # does that before following a redirect).
+        self._has_decoded_content = True
         return out + rest if rest else out
 
     def _decode_some(self, decoder: ContentDecoder, amt: int, read1: bool) -> bytes:
@@ -691,7 +697,9 @@ class HTTPResponse(BaseHTTPResponse):
         parts: list[bytes] = []
         got = 0
         raw_amt = max(amt, _RAW_MIN)
-        eof = not self._source_open()
+        # A deferred error (a body cut short) is raised by the next raw read:
+        # the closed source must not pass for the end of the body.
+        eof = self._deferred is None and not self._source_open()
         try:
             while got < amt:
                 want = amt - got
@@ -720,6 +728,7 @@ class HTTPResponse(BaseHTTPResponse):
             if not parts:
                 raise
             self._deferred = e  # give what arrived first, fail on the next read
+        self._has_decoded_content = True
         if not parts:
             return b""
         return parts[0] if len(parts) == 1 else b"".join(parts)

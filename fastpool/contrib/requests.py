@@ -133,6 +133,10 @@ class HTTPAdapter(_requests_adapters.HTTPAdapter):
         precedence over ``connections``.
         """
         num_pools = pool_kwargs.pop("num_pools", connections)
+        # fastpool's pools need room for one connection; urllib3 takes
+        # maxsize=0 (requests' tests mount HTTPAdapter(pool_maxsize=0)) and then
+        # never refuses a connection back, so one is the closest working size.
+        maxsize = max(maxsize, 1)
         # Saved for pickling and for the proxy managers made later.
         self._pool_connections = num_pools
         self._pool_maxsize = maxsize
