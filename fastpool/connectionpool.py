@@ -131,11 +131,13 @@ def _count_value(counter: itertools.count[int]) -> int:
     return int(repr(counter)[6:-1])
 
 
-def _build_header_block(headers: Mapping[typing.Any, typing.Any]) -> tuple[typing.Any, bool]:
+def _build_header_block(headers: Mapping[typing.Any, typing.Any]) -> tuple[typing.Any, bool, bool]:
     """Serialize ``headers`` plus fastpool's defaults (``Accept-Encoding:
     identity`` and ``User-Agent``, as urllib3 sends them unless given) into a
     ``HeaderBlock``. SKIP_HEADER drops Host, Accept-Encoding or User-Agent.
-    Returns ``(block, send_host)``."""
+    Returns ``(block, send_host, te_framed)``: ``te_framed`` when the caller
+    set Transfer-Encoding without Content-Length, so the body must be sent
+    chunked (as urllib3 does), never raw."""
     names: set[str] = set()
     pairs: list[tuple[typing.Any, typing.Any]] = []
     for name, value in headers.items():
@@ -153,7 +155,8 @@ def _build_header_block(headers: Mapping[typing.Any, typing.Any]) -> tuple[typin
         defaults.append(("Accept-Encoding", "identity"))
     if "user-agent" not in names:
         defaults.append(("User-Agent", DEFAULT_USER_AGENT))
-    return _HeaderBlock(defaults + pairs), "host" not in names
+    te_framed = "transfer-encoding" in names and "content-length" not in names
+    return _HeaderBlock(defaults + pairs), "host" not in names, te_framed
 
 
 _DEFAULT_BLOCK = _build_header_block({})
@@ -268,7 +271,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
         self._dropped = 0
         self._expired = 0
         self._replayed = 0
-        self._block_cache: dict[tuple[typing.Any, ...], tuple[typing.Any, bool]] = {}
+        self._block_cache: dict[tuple[typing.Any, ...], tuple[typing.Any, bool, bool]] = {}
         self._head_cache: dict[tuple[typing.Any, ...], bytes] = {}
         default_port = port_by_scheme.get(self.scheme or "http", 80)
         host_value = f"[{self.host}]" if ":" in self.host else self.host
@@ -413,7 +416,9 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
             port = None
         return (scheme, host, port) == (self.scheme, self.host, self.port)
 
-    def _header_block(self, headers: Mapping[typing.Any, typing.Any]) -> tuple[typing.Any, bool]:
+    def _header_block(
+        self, headers: Mapping[typing.Any, typing.Any]
+    ) -> tuple[typing.Any, bool, bool]:
         cache = self._block_cache
         try:
             key = tuple(headers.items())
@@ -519,9 +524,9 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
             if assert_same_host and target[0] != "/" and not self.is_same_host(target):
                 raise HostChangedError(self, target, retries)  # type: ignore[arg-type]
             if headers:
-                block, send_host = self._header_block(headers)
+                block, send_host, te_framed = self._header_block(headers)
             else:
-                block, send_host = _DEFAULT_BLOCK
+                block, send_host, te_framed = _DEFAULT_BLOCK
             if not send_host:
                 host_header = None
             if body is not None and not isinstance(body, (bytes, str)):
@@ -596,7 +601,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                         raise self._read_timeout_error(url, read_timeout)
                     conn.requests += 1
                     wire = conn.wire
-                    if (body is None or type(body) is bytes) and not chunked:
+                    if (body is None or type(body) is bytes) and not (chunked or te_framed):
                         if body is None:
                             cl = None if method in _METHODS_NOT_EXPECTING_BODY else 0
                         else:
@@ -610,7 +615,12 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                             if len(head_cache) >= _HEAD_CACHE_MAX:
                                 head_cache.clear()
                             head_cache[key] = request_head
-                        head = wire.request(request_head, body, read_timeout, is_head)
+                        try:
+                            head = wire.request(request_head, body, read_timeout, is_head)
+                        except (BrokenPipeError, ConnectionResetError):
+                            # The server may have answered early (e.g. 413)
+                            # and closed: read what it said, as urllib3 does.
+                            head = wire.read_head(read_timeout, is_head)
                     else:
                         head = self._send_body(
                             conn,
@@ -826,11 +836,11 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
             chunked=chunked,
         )
         wire = conn.wire
-        if not chunked and chunks is not None and content_length is not None:
-            # A single known-length body: let the exchange send it with the head.
-            payload = b"".join(bytes(c) for c in chunks)
-            return wire.request(head, payload, read_timeout, is_head)
         try:
+            if not chunked and chunks is not None and content_length is not None:
+                # A single known-length body: let the exchange send it with the head.
+                payload = b"".join(bytes(c) for c in chunks)
+                return wire.request(head, payload, read_timeout, is_head)
             wire.sendall(head, read_timeout)
             if chunks is not None:
                 for chunk in chunks:
