@@ -14,7 +14,10 @@ from fastpool.poolmanager import PoolManager
 
 from _server import Request, ScriptedServer, serve_http
 
-pytestmark = pytest.mark.stress
+# thread_unsafe: these storms check process-wide invariants (open descriptors,
+# connections accepted by the server), so pytest-run-parallel must run each
+# once, not in several threads at the same time; they start their own threads.
+pytestmark = [pytest.mark.stress, pytest.mark.thread_unsafe]
 
 THREADS = 32
 PER_THREAD = 25
