@@ -32,6 +32,7 @@ from ._tls import TLSClient, TLSParams, TLSSocket, proxy_params
 __all__ = [
     "HTTPConnection",
     "HTTPSConnection",
+    "VerifiedHTTPSConnection",
     "create_connection",
     "port_by_scheme",
 ]
@@ -441,3 +442,7 @@ class HTTPSConnection(HTTPConnection):
         offer, self._session_offer = getattr(self, "_session_offer", None), None
         if offer is not None and self.sock is not None:
             offer[0].offer_session(self.sock, offer[1])
+
+
+# urllib3 keeps this name for code written against 1.x (botocore imports it).
+VerifiedHTTPSConnection = HTTPSConnection

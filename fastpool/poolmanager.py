@@ -313,7 +313,7 @@ class PoolManager(RequestMethods):
             if len(self._key_cache) >= _SPLIT_CACHE_MAX:
                 self._key_cache.clear()
             self._key_cache[memo] = key
-        return self.connection_from_pool_key(key, request_context)
+        return self.connection_from_pool_key(key, request_context=request_context)
 
     def _pool_fast(self, scheme: str, host: str, port: int) -> HTTPConnectionPool:
         # The default key without building a request context: the frozen
@@ -339,7 +339,7 @@ class PoolManager(RequestMethods):
         request_context["scheme"] = scheme
         request_context["host"] = host
         request_context["port"] = port
-        return self.connection_from_pool_key(key, request_context)
+        return self.connection_from_pool_key(key, request_context=request_context)
 
     def connection_from_context(self, request_context: dict[str, typing.Any]) -> HTTPConnectionPool:
         """The pool for a request context (``scheme``, ``host``, ``port`` and
@@ -356,7 +356,10 @@ class PoolManager(RequestMethods):
         key_fn = self.key_fn_by_scheme.get(scheme)
         if not key_fn:
             raise URLSchemeUnknown(scheme)
-        return self.connection_from_pool_key(key_fn(request_context), request_context)
+        # by keyword, as urllib3 calls it (overrides may rely on the name)
+        return self.connection_from_pool_key(
+            key_fn(request_context), request_context=request_context
+        )
 
     def connection_from_pool_key(
         self, pool_key: typing.Any, request_context: dict[str, typing.Any]

@@ -181,3 +181,39 @@ def test_stale_reused_connection_still_replayed_after_send_error() -> None:
             assert pool.request("GET", "/").data == b"first"
             r = pool.request("PUT", "/", body=b"x" * (4 * 1024 * 1024))
             assert r.data == b"second"
+
+
+# -- names and call shapes that code written for urllib3 relies on -------------
+
+
+def test_verified_https_connection_alias() -> None:
+    from fastpool.connection import HTTPSConnection, VerifiedHTTPSConnection
+
+    assert VerifiedHTTPSConnection is HTTPSConnection
+
+
+def test_connection_from_pool_key_gets_request_context_by_keyword(
+    recorder: tuple[ScriptedServer, list[Request]],
+) -> None:
+    # urllib3 passes request_context by keyword; overrides written for it
+    # (keyword-only, or reading kwargs["request_context"]) must keep working.
+    from typing import Any
+
+    from fastpool.poolmanager import PoolManager
+
+    srv, _seen = recorder
+    calls: list[dict[str, Any]] = []
+
+    class Recording(PoolManager):
+        def connection_from_pool_key(  # type: ignore[override]
+            self, pool_key: Any, *, request_context: dict[str, Any]
+        ) -> Any:
+            calls.append(dict(request_context))
+            return super().connection_from_pool_key(pool_key, request_context=request_context)
+
+    with Recording() as pm:
+        r = pm.request("GET", f"{srv.url}/x")
+        assert r.status == 200
+        pm.connection_from_context({"scheme": "http", "host": "127.0.0.1", "port": srv.port})
+    assert calls
+    assert all(c["host"] == "127.0.0.1" for c in calls)
