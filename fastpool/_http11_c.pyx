@@ -75,6 +75,7 @@ DEFAULT_MAX_HEAD_SIZE = 65536
 DEFAULT_MAX_HEADERS = 100
 DEFAULT_MAX_TRAILER_SIZE = 16384
 DEFAULT_MAX_CHUNK_LINE = 4096
+DEFAULT_MAX_INTERIM = 10
 
 cdef enum:
     F_NONE = 0
@@ -121,6 +122,7 @@ cdef enum:
     E_INCOMPLETE_BODY
     E_NO_RESPONSE
     E_AFTER_EOF
+    E_TOO_MANY_INTERIM
 
 # Results of the I/O pumps (Wire).
 cdef enum:
@@ -155,6 +157,7 @@ cdef dict _MESSAGES = {
     E_INCOMPLETE_HEAD: "Connection closed in the middle of the response head",
     E_NO_RESPONSE: "Remote end closed connection without response",
     E_AFTER_EOF: "Data fed after end of stream",
+    E_TOO_MANY_INTERIM: "Too many interim (1xx) responses",
 }
 
 ctypedef struct Span:
@@ -856,11 +859,13 @@ cdef class ResponseParser:
     cdef readonly Py_ssize_t max_headers
     cdef readonly Py_ssize_t max_trailer_size
     cdef readonly Py_ssize_t max_chunk_line
+    cdef readonly Py_ssize_t max_interim
     # state
     cdef int state
     cdef bint is_head_request
     cdef bint eof
     cdef bint got_bytes      # a byte was received since start() (RemoteDisconnected or not)
+    cdef Py_ssize_t interim  # interim (1xx) heads consumed since start()
     cdef int err             # sticky error code (0: none)
     cdef Py_ssize_t err_off  # offset of the offending line (relative to hstart)
     # head scan (offsets relative to pos)
@@ -901,11 +906,12 @@ cdef class ResponseParser:
         self.tspans = NULL
 
     def __init__(self, *, max_head_size=65536, max_headers=100, max_trailer_size=16384,
-                 max_chunk_line=4096):
+                 max_chunk_line=4096, max_interim=10):
         self.max_head_size = _check_limit("max_head_size", max_head_size)
         self.max_headers = _check_limit("max_headers", max_headers)
         self.max_trailer_size = _check_limit("max_trailer_size", max_trailer_size)
         self.max_chunk_line = _check_limit("max_chunk_line", max_chunk_line)
+        self.max_interim = _check_limit("max_interim", max_interim)
         PyMem_RawFree(self.fields)
         self.fields_cap = self.max_headers if self.max_headers < 32 else 32
         self.fields = <Span*>PyMem_RawMalloc(sizeof(Span) * (self.fields_cap + 1))
@@ -940,6 +946,7 @@ cdef class ResponseParser:
         self.ntspans = 0
         self.tlen = 0
         self.received = 0
+        self.interim = 0
         self.head = None
         self._trailers = None
         self.got_bytes = self.end > self.pos
@@ -1146,6 +1153,10 @@ cdef class ResponseParser:
             self.line_start = 0
             self.nlines = 0
             if 100 <= self.status < 200:
+                # interim response consumed; a server must not send them forever
+                self.interim += 1
+                if self.interim > self.max_interim:
+                    return -E_TOO_MANY_INTERIM
                 continue
             break
         self.received = 0
@@ -1194,7 +1205,7 @@ cdef class ResponseParser:
             raise _RemoteDisconnected(msg)
         if (self.state == S_HEAD and self.pos <= self.hstart <= self.end
                 and code not in (E_HEAD_TOO_BIG, E_TOO_MANY_HEADERS, E_INCOMPLETE_HEAD,
-                                 E_AFTER_EOF)):
+                                 E_AFTER_EOF, E_TOO_MANY_INTERIM)):
             line = self._line_at(self.buf + self.hstart, self.end - self.hstart, self.err_off)
             raise _ProtocolError("%s: %r" % (msg, line))
         raise _ProtocolError(msg)
@@ -1536,6 +1547,10 @@ cdef class ResponseParser:
 
 DEF _RECV_CHUNK = 65536
 DEF _DIRECT_MIN = 16384
+# A LENGTH body read whole is preallocated only up to this size; a larger one
+# grows as its bytes arrive (a Content-Length alone, up to 2**63 - 1, must not
+# make us allocate).
+DEF _PREALLOC_MAX = 16777216
 
 
 cdef inline int _timeout_ms(object timeout) except? -2:
@@ -1574,14 +1589,14 @@ cdef class Wire:
     cdef bint rd_direct
 
     def __init__(self, sock, *, max_head_size=65536, max_headers=100, max_trailer_size=16384,
-                 max_chunk_line=4096):
+                 max_chunk_line=4096, max_interim=10):
         self.sock = sock
         self.fd = -1
         if FP_HAVE_FD_PATH and type(sock) is _socket_type:
             self.fd = sock.fileno()
         self.p = ResponseParser(max_head_size=max_head_size, max_headers=max_headers,
                                 max_trailer_size=max_trailer_size,
-                                max_chunk_line=max_chunk_line)
+                                max_chunk_line=max_chunk_line, max_interim=max_interim)
         self.in_wait = False
 
     @property
@@ -2023,7 +2038,7 @@ cdef class Wire:
             p._consume(n)
             p._settle()
             return out
-        if p.framing == F_LENGTH:
+        if p.framing == F_LENGTH and p.remaining <= _PREALLOC_MAX:
             # one preallocated bytes object, filled in place (and not shared
             # before it is complete)
             n = <Py_ssize_t>p.remaining
@@ -2032,8 +2047,9 @@ cdef class Wire:
             if got != n:  # pragma: no cover - _fill raises on a short body
                 return out[:got]
             return out
-        # unknown length: a growing C buffer, one copy at the end
-        cap = _RECV_CHUNK
+        # unknown length (or a LENGTH too big to trust): a growing C buffer,
+        # one copy at the end
+        cap = _PREALLOC_MAX if p.framing == F_LENGTH else _RECV_CHUNK
         got = 0
         buf = <char*>PyMem_Malloc(cap)
         if buf == NULL:

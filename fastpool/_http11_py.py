@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_MAX_CHUNK_LINE",
     "DEFAULT_MAX_HEADERS",
     "DEFAULT_MAX_HEAD_SIZE",
+    "DEFAULT_MAX_INTERIM",
     "DEFAULT_MAX_TRAILER_SIZE",
     "FRAMING_CHUNKED",
     "FRAMING_CLOSE",
@@ -46,6 +47,7 @@ DEFAULT_MAX_HEAD_SIZE: Final = 65536
 DEFAULT_MAX_HEADERS: Final = 100
 DEFAULT_MAX_TRAILER_SIZE: Final = 16384
 DEFAULT_MAX_CHUNK_LINE: Final = 4096
+DEFAULT_MAX_INTERIM: Final = 10
 
 LAST_CHUNK: Final = b"0\r\n\r\n"
 
@@ -444,10 +446,14 @@ class ResponseParser:
         "_eof",
         "_got_bytes",
         "_head",
+        "_interim",
         "_is_head_request",
+        "_lines",
+        "_lines_scan",
         "_max_chunk_line",
         "_max_head_size",
         "_max_headers",
+        "_max_interim",
         "_max_trailer_size",
         "_remaining",
         "_scan",
@@ -462,11 +468,13 @@ class ResponseParser:
         max_headers: int = DEFAULT_MAX_HEADERS,
         max_trailer_size: int = DEFAULT_MAX_TRAILER_SIZE,
         max_chunk_line: int = DEFAULT_MAX_CHUNK_LINE,
+        max_interim: int = DEFAULT_MAX_INTERIM,
     ) -> None:
         self._max_head_size = _check_limit("max_head_size", max_head_size)
         self._max_headers = _check_limit("max_headers", max_headers)
         self._max_trailer_size = _check_limit("max_trailer_size", max_trailer_size)
         self._max_chunk_line = _check_limit("max_chunk_line", max_chunk_line)
+        self._max_interim = _check_limit("max_interim", max_interim)
         self._buf = bytearray()
         self._eof = False
         self.start()
@@ -480,6 +488,9 @@ class ResponseParser:
         self._state = _S_HEAD
         self._head: ResponseHead | None = None
         self._scan = 0
+        self._lines = 0  # line ends counted in the incomplete head at buf[:_lines_scan]
+        self._lines_scan = 0
+        self._interim = 0  # interim (1xx) heads consumed since start()
         self._remaining = 0
         self._chunk_left = 0
         self._body_received = 0
@@ -536,7 +547,13 @@ class ResponseParser:
                     raise ProtocolError(
                         f"Invalid status line: response starts with {bytes(buf[:40])!r}"
                     )
-                end = self._block_end(self._max_head_size, "Response head")
+                try:
+                    end = self._block_end(self._max_head_size, "Response head")
+                except ProtocolError:
+                    self._count_lines(self._max_head_size)  # the more telling error first
+                    raise
+                if end < 0:
+                    self._count_lines(len(buf))
             else:
                 end = -1
             if end < 0:
@@ -550,9 +567,27 @@ class ResponseParser:
                 return None
             block = bytes(buf[:end])
             del buf[:end]
-            self._scan = 0
+            self._scan = self._lines = self._lines_scan = 0
             self._parse_head(block)
+            if self._head is None:  # an interim response was consumed
+                self._interim += 1
+                if self._interim > self._max_interim:
+                    raise ProtocolError(
+                        f"Too many interim (1xx) responses (more than {self._max_interim})"
+                    )
         return self._head
+
+    def _count_lines(self, upto: int) -> None:
+        """Count the line ends of an incomplete head up to buffer offset
+        ``upto`` (each byte once): more lines than a head may have is an
+        error as soon as they are there, not when the head size runs out."""
+        buf = self._buf
+        upto = min(upto, len(buf))
+        if upto > self._lines_scan:
+            self._lines += buf.count(b"\n", self._lines_scan, upto)
+            self._lines_scan = upto
+            if self._lines > self._max_headers + 1:
+                raise ProtocolError(f"Too many header fields (more than {self._max_headers})")
 
     def _parse_head(self, block: bytes) -> None:
         lines = _split_lines(block, "response head")
@@ -832,6 +867,10 @@ class _SocketLike(Protocol):
 
 
 _RECV_SIZE: Final = 65536
+# A LENGTH body read whole is received into buffers of at most this size, each
+# allocated when the bytes for it start arriving: a Content-Length alone (a
+# peer may claim 2**63 - 1) never makes us allocate more than this.
+_PREALLOC_MAX: Final = 1 << 24
 
 
 class Wire:
@@ -849,6 +888,7 @@ class Wire:
         max_headers: int = DEFAULT_MAX_HEADERS,
         max_trailer_size: int = DEFAULT_MAX_TRAILER_SIZE,
         max_chunk_line: int = DEFAULT_MAX_CHUNK_LINE,
+        max_interim: int = DEFAULT_MAX_INTERIM,
     ) -> None:
         self._sock: _SocketLike = sock
         self._parser = ResponseParser(
@@ -856,6 +896,7 @@ class Wire:
             max_headers=max_headers,
             max_trailer_size=max_trailer_size,
             max_chunk_line=max_chunk_line,
+            max_interim=max_interim,
         )
         self._rbuf = bytearray(_RECV_SIZE)
         self._rview = memoryview(self._rbuf)
@@ -947,13 +988,22 @@ class Wire:
             self._fill()
 
     def _read_length_whole(self, remaining: int) -> bytes:
-        """The rest of a LENGTH body (nothing buffered) received into one buffer."""
+        """The rest of a LENGTH body (nothing buffered) received into one buffer
+        (pieces of at most ``_PREALLOC_MAX`` bytes, joined, for a larger one)."""
+        parts: list[bytes] = []
+        while remaining:
+            size = min(remaining, _PREALLOC_MAX)
+            parts.append(self._recv_exactly(size))
+            remaining -= size
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _recv_exactly(self, size: int) -> bytes:
         parser = self._parser
-        out = bytearray(remaining)
+        out = bytearray(size)
         view = memoryview(out)
         got = 0
         try:
-            while got < remaining:
+            while got < size:
                 n = self._recv_into(view[got:])
                 if not n:
                     parser.feed_eof()
