@@ -269,7 +269,10 @@ class HTTPConnection:
             try:
                 sock.setblocking(False)
                 try:
-                    return not sock.recv(1)  # data or EOF: unusable either way
+                    # Data or EOF: unusable either way (a byte read here is
+                    # gone, so never report the connection alive after it).
+                    sock.recv(1)
+                    return True
                 finally:
                     sock.setblocking(True)
             except (ssl.SSLWantReadError, BlockingIOError):

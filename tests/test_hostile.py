@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import faulthandler
 import gzip
+import os
 import socket
 import threading
 import time
@@ -1132,6 +1133,43 @@ def test_too_many_content_codings() -> None:
         follow_up(pool, srv, reuse_ok=True)
 
 
+@pytest.mark.parametrize("body_kind", ["bytes", "str", "iterable"])
+@pytest.mark.parametrize("retries", [False, Retry(0)], ids=["noretry", "retry0"])
+def test_server_never_reads_the_request_body(body_kind: str, retries: typing.Any) -> None:
+    """Sending waits use the read timeout: a server that neither reads nor
+    answers cannot hold a large upload forever. (POST is not retried on a
+    read error: the ReadTimeoutError comes unwrapped, as in urllib3.)"""
+    stop = threading.Event()
+
+    def handler(sock: socket.socket, index: int) -> None:
+        rfile = sock.makefile("rb")
+        try:
+            first = rfile.readline(65537)
+            if first.startswith(b"POST"):
+                stop.wait(5)  # read nothing more, answer nothing
+                return
+            while rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                pass
+            sock.sendall(head("HTTP/1.1 200 OK", "Content-Length: 2", body=b"ok"))
+        finally:
+            rfile.close()
+
+    size = 32 << 20
+    body: typing.Any = {
+        "bytes": lambda: b"b" * size,
+        "str": lambda: "s" * size,
+        "iterable": lambda: iter([b"b" * size]),
+    }[body_kind]()
+    with no_fd_leak(), ScriptedServer(handler) as srv:
+        with pool_for(srv, retries, timeout=STALL_TIMEOUT) as pool:
+            with pytest.raises(ReadTimeoutError):
+                pool.request("POST", "/upload", body=body)
+            stop.set()
+            check_stats(pool)
+            assert pool.request("GET", "/", timeout=TIMEOUT).data == b"ok"
+            check_stats(pool)
+
+
 # ---------------------------------------------------------------------------
 # PoolManager
 
@@ -1298,6 +1336,57 @@ def test_tls_endless_interim(tls: typing.Any) -> None:
             err = expect(False, ProtocolError, lambda: pool.request("GET", "/evil"))
             assert "interim" in str(err).lower()
             follow_up(pool, srv)
+
+
+@pytest.mark.parametrize("where", ["before-head", "mid-head", "mid-body"])
+def test_tls_record_garbage(tls: typing.Any, where: str) -> None:
+    """Bytes that are not a valid TLS record, injected under the TLS layer:
+    SSLError (urllib3's), the connection dropped, the pool fine."""
+    prefix = {
+        "before-head": b"",
+        "mid-head": b"HTTP/1.1 200 OK\r\n",
+        "mid-body": head("HTTP/1.1 200 OK", "Content-Length: 1000", body=b"x" * 10),
+    }[where]
+
+    def evil(sock: socket.socket, req: Request, index: int) -> bool:
+        if prefix:
+            sock.sendall(prefix)
+            time.sleep(0.05)
+        with socket.socket(fileno=os.dup(sock.fileno())) as raw:
+            raw.sendall(b"\x17\x03\x03\x00\x20" + b"G" * 32 + b"garbage" * 10)
+        wait_for_close(sock, 3.0)
+        return False
+
+    with no_fd_leak(), MixedServer(evil, tls_context=tls.server_context()) as srv:
+        with https_pool(srv, tls) as pool:
+            if where == "mid-body":
+                r = pool.urlopen("GET", "/evil", preload_content=False)
+                assert r.read(10) == b"x" * 10
+                with pytest.raises(SSLError):
+                    r.read(10)
+                r.close()
+            else:
+                expect(False, SSLError, lambda: pool.request("GET", "/evil"))
+            follow_up(pool, srv)
+
+
+def test_tls_unsolicited_response_on_idle_connection(tls: typing.Any) -> None:
+    sent = threading.Event()
+
+    def evil(sock: socket.socket, req: Request, index: int) -> bool:
+        sock.sendall(head("HTTP/1.1 200 OK", "Content-Length: 2", body=b"ok"))
+        time.sleep(0.1)
+        sock.sendall(SMUGGLED)
+        sent.set()
+        return True
+
+    with no_fd_leak(), MixedServer(evil, tls_context=tls.server_context()) as srv:
+        with https_pool(srv, tls) as pool:
+            assert pool.request("GET", "/evil").data == b"ok"
+            assert sent.wait(5)
+            time.sleep(0.05)
+            follow_up(pool, srv)
+            assert pool.stats()["dropped"] == 1
 
 
 def test_tls_smuggled_response(tls: typing.Any) -> None:
