@@ -990,6 +990,8 @@ class Wire:
     def _read_length_whole(self, remaining: int) -> bytes:
         """The rest of a LENGTH body (nothing buffered) received into one buffer
         (pieces of at most ``_PREALLOC_MAX`` bytes, joined, for a larger one)."""
+        if remaining <= _PREALLOC_MAX:
+            return self._recv_exactly(remaining)
         parts: list[bytes] = []
         while remaining:
             size = min(remaining, _PREALLOC_MAX)

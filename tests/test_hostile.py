@@ -1395,3 +1395,57 @@ def test_tls_smuggled_response(tls: typing.Any) -> None:
         with https_pool(srv, tls) as pool:
             assert pool.request("GET", "/evil").data == b"hello"
             follow_up(pool, srv)
+
+
+# ---------------------------------------------------------------------------
+# The codec limits behind the scenarios above, on both twins in one run
+
+
+def test_codec_interim_cap(impl: typing.Any) -> None:
+    h = impl.http11
+    interim = b"HTTP/1.1 100 Continue\r\n\r\n"
+    final = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    assert h.DEFAULT_MAX_INTERIM == 10
+    p = h.ResponseParser()
+    p.feed(interim * 10 + final)
+    assert p.next_head().status == 200
+    p.start()  # the count is per response
+    p.feed(interim * 10 + final)
+    assert p.next_head().status == 200
+    p = h.ResponseParser()
+    p.feed(interim * 11)  # refused without waiting for a final head
+    with pytest.raises(ProtocolError, match="interim"):
+        p.next_head()
+    p = h.ResponseParser(max_interim=2)
+    for _ in range(3):
+        p.feed(interim)
+    with pytest.raises(ProtocolError, match="interim"):
+        p.next_head()
+    with pytest.raises(ValueError):
+        h.ResponseParser(max_interim=0)
+
+
+def test_codec_too_many_header_lines_refused_before_the_head_ends(impl: typing.Any) -> None:
+    p = impl.http11.ResponseParser()
+    p.feed(b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101)
+    with pytest.raises(ProtocolError, match="header fields"):
+        p.next_head()
+    p = impl.http11.ResponseParser()  # the limit itself is fine
+    p.feed(b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 100)
+    assert p.next_head() is None
+
+
+@pytest.mark.parametrize("length", [2**63 - 1, 1 << 40])
+def test_codec_huge_content_length_read_whole(impl: typing.Any, length: int) -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        w = impl.http11.Wire(a)
+        b.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % length)
+        head = w.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None, 5)
+        assert head.content_length == length
+        b.sendall(b"x" * 10)
+        b.shutdown(socket.SHUT_WR)
+        with pytest.raises(ProtocolError) as excinfo:
+            w.read(None, 5)
+        err = excinfo.value.args[1]
+        assert isinstance(err, IncompleteRead) and err.partial == 10
