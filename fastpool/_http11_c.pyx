@@ -649,35 +649,70 @@ def encode_chunk(data):
 # --------------------------------------------------------------------------
 # Response side
 
+cdef object _FROM_HEADERS = object()   # ResponseHead(): derive content_encoding from headers
+
+
+cdef object _content_encoding_of(list headers):
+    """The combined Content-Encoding value of ``(name, value)`` pairs, or None."""
+    cdef list found = [v for k, v in headers if k.lower() == "content-encoding"]
+    return ", ".join(found) if found else None
+
+
 @cython.freelist(64)
 @cython.final
 cdef class ResponseHead:
-    """A parsed final response head (read-only)."""
+    """A parsed final response head (read-only).
+
+    A head made by the parser keeps its field lines as bytes and builds the
+    ``headers`` list on first access (most responses never ask for it).
+    """
 
     cdef readonly int status
     cdef readonly str reason
     cdef readonly int version
-    cdef readonly list headers
+    cdef list _headers          # None until built (parser-made heads)
+    cdef bytes _raw             # parser-made: the field lines (each ends with LF)
+    cdef Py_ssize_t _nfields
     cdef readonly int framing
     cdef readonly object content_length
     cdef readonly bint keep_alive
+    cdef readonly object content_encoding
 
     def __init__(self, int status, str reason, int version, list headers, int framing,
-                 content_length, bint keep_alive):
+                 content_length, bint keep_alive, content_encoding=_FROM_HEADERS):
         self.status = status
         self.reason = reason
         self.version = version
-        self.headers = headers
+        self._headers = headers
+        self._raw = None
+        self._nfields = 0
         self.framing = framing
         self.content_length = content_length
         self.keep_alive = keep_alive
+        if content_encoding is _FROM_HEADERS:
+            content_encoding = _content_encoding_of(headers)
+        elif content_encoding is not None and not isinstance(content_encoding, str):
+            raise TypeError("content_encoding must be a str or None")
+        self.content_encoding = content_encoding
+
+    @property
+    def headers(self):
+        """The ``(name, value)`` pairs, in order (built on first access)."""
+        cdef list h = self._headers
+        if h is None:
+            with cython.critical_section(self):   # a shared head builds its list once
+                h = self._headers
+                if h is None:
+                    h = _build_fields(self._raw, self._nfields)
+                    self._headers = h
+        return h
 
     def __repr__(self):
         return (
             "ResponseHead(status=%r, reason=%r, version=%r, headers=%r, framing=%r, "
-            "content_length=%r, keep_alive=%r)"
+            "content_length=%r, keep_alive=%r, content_encoding=%r)"
             % (self.status, self.reason, self.version, self.headers, self.framing,
-               self.content_length, self.keep_alive)
+               self.content_length, self.keep_alive, self.content_encoding)
         )
 
 
@@ -759,6 +794,33 @@ cdef int _parse_fields(const char* base, Py_ssize_t start, Py_ssize_t stop, Span
         i = le + 1
     count[0] = n
     return 0
+
+
+cdef list _build_fields(bytes raw, Py_ssize_t nfields):
+    """The ``(name, value)`` list of field lines already validated by the parser."""
+    cdef list out = []
+    cdef const char* base
+    cdef Span* spans
+    cdef Span* s
+    cdef Py_ssize_t cap = nfields, count = 0, eoff = 0, k
+    cdef int rc
+    if nfields <= 0 or raw is None:
+        return out
+    base = PyBytes_AS_STRING(raw)
+    spans = <Span*>PyMem_RawMalloc(sizeof(Span) * nfields)
+    if spans == NULL:
+        raise MemoryError()
+    try:
+        rc = _parse_fields(base, 0, PyBytes_GET_SIZE(raw), &spans, &cap, -1, &count, &eoff)
+        if rc:
+            raise MemoryError() if rc == -E_TRAILER_TOO_BIG else AssertionError(rc)
+        for k in range(count):
+            s = spans + k
+            out.append((_latin1(base + s.name_off, s.name_len),
+                        _latin1(base + s.val_off, s.val_len)))
+    finally:
+        PyMem_RawFree(spans)
+    return out
 
 
 cdef inline bint _has_token(const char* p, Py_ssize_t n, const char* tok, Py_ssize_t tn) noexcept nogil:
@@ -885,6 +947,10 @@ cdef class ResponseParser:
     cdef int framing
     cdef int64_t content_length
     cdef bint head_keep_alive
+    cdef Py_ssize_t fields_start     # the field lines: buf[hstart+fields_start:hstart+fields_stop]
+    cdef Py_ssize_t fields_stop
+    cdef Py_ssize_t ce_first         # first Content-Encoding field (index into fields)
+    cdef Py_ssize_t ce_count
     # body
     cdef uint64_t remaining      # LENGTH: payload still expected; CHUNKED: rest of this chunk
     cdef int cstate
@@ -1082,6 +1148,9 @@ cdef class ResponseParser:
         k = n - 1
         if k > 0 and base[k - 1] == b'\r':
             k -= 1
+        self.fields_start = le + 1
+        self.fields_stop = k
+        self.ce_count = 0
         rc = _parse_fields(base, le + 1, k, &self.fields, &self.fields_cap, self.max_headers,
                            &self.nfields, &self.err_off)
         if rc:
@@ -1100,6 +1169,10 @@ cdef class ResponseParser:
                     conn_close = True
                 if _has_token(base + s.val_off, s.val_len, "keep-alive", 10):
                     conn_ka = True
+            elif s.name_len == 16 and _ieq(base + s.name_off, 16, "content-encoding", 16):
+                if self.ce_count == 0:
+                    self.ce_first = k
+                self.ce_count += 1
         # framing
         self.content_length = -1
         if self.status < 200:
@@ -1176,20 +1249,32 @@ cdef class ResponseParser:
     cdef ResponseHead _build_head(self):
         cdef const char* base = self.buf + self.hstart
         cdef ResponseHead h = ResponseHead.__new__(ResponseHead)
-        cdef list headers = []
         cdef Span* s
         cdef Py_ssize_t k
-        for k in range(self.nfields):
-            s = self.fields + k
-            headers.append((_latin1(base + s.name_off, s.name_len),
-                            _latin1(base + s.val_off, s.val_len)))
+        cdef list found
         h.status = self.status
         h.reason = _latin1(base + self.reason_off, self.reason_len) if self.reason_len else ""
         h.version = self.version
-        h.headers = headers
+        # the header list is built on first access, from a copy of the field lines
+        h._headers = None
+        h._nfields = self.nfields
+        h._raw = PyBytes_FromStringAndSize(base + self.fields_start,
+                                           self.fields_stop - self.fields_start)
         h.framing = self.framing
         h.content_length = self.content_length if self.framing == F_LENGTH else None
         h.keep_alive = self.head_keep_alive
+        if self.ce_count == 0:
+            h.content_encoding = None
+        elif self.ce_count == 1:
+            s = self.fields + self.ce_first
+            h.content_encoding = _latin1(base + s.val_off, s.val_len)
+        else:
+            found = []
+            for k in range(self.ce_first, self.nfields):
+                s = self.fields + k
+                if s.name_len == 16 and _ieq(base + s.name_off, 16, "content-encoding", 16):
+                    found.append(_latin1(base + s.val_off, s.val_len))
+            h.content_encoding = ", ".join(found)
         self.head = h
         return h
 

@@ -13,6 +13,7 @@ connection out.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping
 from http.client import RemoteDisconnected
 from typing import Any, Final, NoReturn, Protocol, TypeAlias
@@ -245,14 +246,27 @@ def encode_chunk(data: _Buffer) -> bytes:
 # --------------------------------------------------------------------------- response side
 
 
+class _Unset(enum.Enum):
+    FROM_HEADERS = 0
+
+
+def _content_encoding_of(headers: list[tuple[str, str]]) -> str | None:
+    """The combined Content-Encoding value of ``(name, value)`` pairs, or None."""
+    found = [v for k, v in headers if k.lower() == "content-encoding"]
+    return ", ".join(found) if found else None
+
+
 class ResponseHead:
     """A parsed final response head (read-only).
 
     ``headers`` are ``(name, value)`` pairs, ISO-8859-1 decoded, names as sent,
-    values with surrounding whitespace removed, in order.
+    values with surrounding whitespace removed, in order. ``content_encoding``
+    is the Content-Encoding value (several fields joined with ``", "``), None
+    when the head has none; given to the constructor or derived from ``headers``.
     """
 
     __slots__ = (
+        "_content_encoding",
         "_content_length",
         "_framing",
         "_headers",
@@ -271,6 +285,7 @@ class ResponseHead:
         framing: int,
         content_length: int | None,
         keep_alive: bool,
+        content_encoding: str | _Unset | None = _Unset.FROM_HEADERS,
     ) -> None:
         self._status = status
         self._reason = reason
@@ -279,6 +294,11 @@ class ResponseHead:
         self._framing = framing
         self._content_length = content_length
         self._keep_alive = keep_alive
+        if content_encoding is _Unset.FROM_HEADERS:
+            content_encoding = _content_encoding_of(headers)
+        elif content_encoding is not None and not isinstance(content_encoding, str):
+            raise TypeError("content_encoding must be a str or None")
+        self._content_encoding: str | None = content_encoding
 
     @property
     def status(self) -> int:
@@ -315,6 +335,12 @@ class ResponseHead:
         """Whether the head allows reusing the connection."""
         return self._keep_alive
 
+    @property
+    def content_encoding(self) -> str | None:
+        """The Content-Encoding field value (several fields joined with
+        ``", "``), or None when the head has none."""
+        return self._content_encoding
+
     def __repr__(self) -> str:
         return (
             f"<ResponseHead HTTP/{self._version // 10}.{self._version % 10} "
@@ -338,10 +364,12 @@ _K_OTHER: Final = 0
 _K_CONTENT_LENGTH: Final = 1
 _K_TRANSFER_ENCODING: Final = 2
 _K_CONNECTION: Final = 3
+_K_CONTENT_ENCODING: Final = 4
 _SPECIAL_NAMES: Final = {
     "content-length": _K_CONTENT_LENGTH,
     "transfer-encoding": _K_TRANSFER_ENCODING,
     "connection": _K_CONNECTION,
+    "content-encoding": _K_CONTENT_ENCODING,
 }
 # Validated field names -> kind; bounded, shared (dict operations are atomic).
 _NAME_KINDS: dict[str, int] = {}
@@ -617,6 +645,7 @@ class ResponseParser:
         cl_values: list[str] | None = None
         te_values: list[str] | None = None
         conn_values: list[str] | None = None
+        ce_values: list[str] | None = None
         for index in range(1, len(lines)):
             line = lines[index]
             if line[0] in " \t":
@@ -633,8 +662,10 @@ class ResponseParser:
                     cl_values = [value] if cl_values is None else [*cl_values, value]
                 elif kind == _K_TRANSFER_ENCODING:
                     te_values = [value] if te_values is None else [*te_values, value]
-                else:
+                elif kind == _K_CONNECTION:
                     conn_values = [value] if conn_values is None else [*conn_values, value]
+                else:
+                    ce_values = [value] if ce_values is None else [*ce_values, value]
             headers.append((name, value))
 
         if status < 200:
@@ -666,7 +697,14 @@ class ResponseParser:
                 keep_alive = "keep-alive" in tokens and "close" not in tokens
 
         self._head = ResponseHead(
-            status, reason, version, headers, framing, content_length, keep_alive
+            status,
+            reason,
+            version,
+            headers,
+            framing,
+            content_length,
+            keep_alive,
+            None if ce_values is None else ", ".join(ce_values),
         )
         if framing == FRAMING_NONE:
             self._state = _S_DONE
