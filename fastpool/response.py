@@ -41,7 +41,6 @@ import http.client
 import io
 import json as _json
 import logging
-import operator
 import socket
 import typing
 import weakref
@@ -100,46 +99,6 @@ _FRAMING_LENGTH = 1
 _FRAMING_CHUNKED = 2
 
 _Release = Callable[[Any, bool], None]
-_name_of = operator.itemgetter(0)
-# Header names servers commonly send that are not Content-Encoding: a head
-# made only of these needs no search for it.
-_PLAIN_NAMES = frozenset(
-    name
-    for base in (
-        "Date",
-        "Server",
-        "Content-Type",
-        "Content-Length",
-        "Connection",
-        "Cache-Control",
-        "Vary",
-        "Transfer-Encoding",
-        "Keep-Alive",
-        "ETag",
-        "Last-Modified",
-        "Expires",
-        "Location",
-        "Set-Cookie",
-        "Accept-Ranges",
-        "Age",
-        "Pragma",
-        "Via",
-        "Access-Control-Allow-Origin",
-        "Strict-Transport-Security",
-        "X-Content-Type-Options",
-        "X-Frame-Options",
-        "X-XSS-Protection",
-        "Content-Security-Policy",
-        "Referrer-Policy",
-        "X-Request-Id",
-        "X-Powered-By",
-        "WWW-Authenticate",
-        "Retry-After",
-        "Alt-Svc",
-        "Link",
-    )
-    for name in (base, base.lower())
-)
 
 
 class _OriginalResponse:
@@ -222,7 +181,7 @@ class HTTPResponse(BaseHTTPResponse):
         "_connection",
         "_fp_bytes_read",
         "_framing",
-        "_head_pairs",
+        "_head",
         "_headers",
         "_pool",
         "_read_timeout",
@@ -246,7 +205,7 @@ class HTTPResponse(BaseHTTPResponse):
     _pool: Any
     _connection: Any
     _headers: HTTPHeaderDict | None
-    _head_pairs: list[tuple[str, str]]
+    _head: ResponseHead | None  # pool-made: the parsed head (header fields built lazily)
     _fp_bytes_read: int
     _wire: Any
     _conn: Any
@@ -299,7 +258,7 @@ class HTTPResponse(BaseHTTPResponse):
         self.length_remaining = None
         self._body = None
         self._headers = None
-        self._head_pairs = []
+        self._head = None
         self._fp_bytes_read = 0
         self._wire = None
         self._conn = None
@@ -361,7 +320,7 @@ class HTTPResponse(BaseHTTPResponse):
         version = head.version
         self.version = version
         self.version_string = "HTTP/1.1" if version == 11 else "HTTP/1.0"
-        self._head_pairs = head.headers
+        self._head = head
         self._headers = None
         self.decode_content = decode_content
         if retries is not None and retries.history:
@@ -433,8 +392,10 @@ class HTTPResponse(BaseHTTPResponse):
         h = self._headers
         if h is None:
             h = HTTPHeaderDict()
-            for name, value in self._head_pairs:
-                h.add(name, value)
+            head = self._head
+            if head is not None:
+                for name, value in head.headers:
+                    h.add(name, value)
             self._headers = h
         return h
 
@@ -447,8 +408,9 @@ class HTTPResponse(BaseHTTPResponse):
         """``http.client.HTTPMessage`` of the received header fields (for a
         response built directly: the ``msg`` it was given)."""
         msg = self._msg
-        if msg is None and self._framing >= 0:
-            msg = self._msg = _build_message(self._head_pairs)
+        head = self._head
+        if msg is None and head is not None:
+            msg = self._msg = _build_message(head.headers)
         return msg
 
     @msg.setter
@@ -471,20 +433,19 @@ class HTTPResponse(BaseHTTPResponse):
         h = self._headers
         if h is not None:
             return h.get("content-encoding", "")
-        if not self._has_content_encoding():
+        head = self._head
+        if head is None:
             return ""
-        found = [v for k, v in self._head_pairs if len(k) == 16 and k.lower() == "content-encoding"]
-        return ", ".join(found)
+        return head.content_encoding or ""
 
     def _has_content_encoding(self) -> bool:
-        """Whether the headers may have a Content-Encoding field: exact when
-        False (the common case, found without a Python-level loop)."""
-        if self._headers is not None:
-            return "content-encoding" in self._headers
-        pairs = self._head_pairs
-        if _PLAIN_NAMES.issuperset(map(_name_of, pairs)):
-            return False  # only names that are known not to be Content-Encoding
-        return "content-encoding" in "\n".join(map(_name_of, pairs)).lower()
+        """Whether the headers have a Content-Encoding field (the parser
+        found it: no search through the fields)."""
+        h = self._headers
+        if h is not None:
+            return "content-encoding" in h
+        head = self._head
+        return head is not None and head.content_encoding is not None
 
     # -- bookkeeping -----------------------------------------------------------
 
