@@ -33,6 +33,7 @@ from libc.string cimport memchr, memcmp, memcpy, memmove
 from ._includes.fp_net cimport (
     FP_HAVE_FD_PATH,
     FP_POLLIN,
+    FP_POLLPRI,
     FP_POLLOUT,
     fp_monotonic,
     fp_poll,
@@ -44,6 +45,7 @@ from ._includes.fp_net cimport (
 
 import http.client as _http_client
 import os as _os
+import select as _select_mod
 import socket as _socket
 
 from urllib3.exceptions import IncompleteRead, ProtocolError
@@ -62,6 +64,10 @@ cdef object _ProtocolError = ProtocolError
 cdef object _IncompleteRead = IncompleteRead
 cdef object _RemoteDisconnected = _http_client.RemoteDisconnected
 cdef object _socket_type = _socket.socket
+cdef object _select = _select_mod.select
+cdef object _poll_type = getattr(_select_mod, "poll", None)
+cdef int _POLL_READABLE = (getattr(_select_mod, "POLLIN", 1) | getattr(_select_mod, "POLLPRI", 2)
+                           | getattr(_select_mod, "POLLERR", 8) | getattr(_select_mod, "POLLHUP", 16))
 cdef object _strerror = _os.strerror
 cdef object _frozenset = frozenset
 
@@ -1652,6 +1658,21 @@ cdef inline int _timeout_ms(object timeout) except? -2:
     return <int>(t * 1000.0 + 0.999)
 
 
+cdef bint _readable_now(object sock) except -1:
+    """A socket object (Python path): readable, in error or closed right now."""
+    cdef object poller
+    try:
+        if _poll_type is not None:
+            if sock.fileno() < 0:
+                return True
+            poller = _poll_type()
+            poller.register(sock, _POLL_READABLE)
+            return bool(poller.poll(0))
+        return bool(_select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
 @cython.final
 cdef class Wire:
     """One connection's exchange: send a request, read the response.
@@ -1942,6 +1963,27 @@ cdef class Wire:
         if self.fd >= 0 and self.sock.fileno() != self.fd:
             raise OSError(9, "Bad file descriptor: the socket was closed")
         return 0
+
+    def is_dropped(self):
+        """True when the idle connection is unusable: the socket is readable
+        (the peer closed it or sent something unasked), reports an error or
+        hang-up, or is closed. One zero-timeout poll; never reads."""
+        cdef int r, fd = self.fd
+        if fd >= 0:
+            with nogil:
+                r = fp_poll(fd, FP_POLLIN | FP_POLLPRI, 0)
+            if r == 0:
+                return False
+            if r > 0:
+                return True
+            if errno != EINTR:
+                return True
+            # interrupted: resume once the signal handlers ran
+            PyErr_CheckSignals()
+            with nogil:
+                r = fp_poll(fd, FP_POLLIN | FP_POLLPRI, 0)
+            return r != 0
+        return _readable_now(self.sock)
 
     cdef int _io_error(self, int rc) except -1:
         self.in_wait = False

@@ -14,6 +14,7 @@ connection out.
 from __future__ import annotations
 
 import enum
+import select
 from collections.abc import Iterable, Mapping
 from http.client import RemoteDisconnected
 from typing import Any, Final, NoReturn, Protocol, TypeAlias
@@ -898,6 +899,26 @@ class ResponseParser:
             self._state = _S_DONE
 
 
+_HAS_POLL: Final = hasattr(select, "poll")
+_POLL_READABLE: Final = (
+    (select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP) if _HAS_POLL else 0
+)
+
+
+def _readable_now(sock: Any) -> bool:
+    """The socket is readable, in error or closed right now (zero-timeout poll)."""
+    try:
+        if _HAS_POLL:
+            if sock.fileno() < 0:
+                return True
+            poller = select.poll()
+            poller.register(sock, _POLL_READABLE)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
 class _SocketLike(Protocol):
     def settimeout(self, value: float | None, /) -> None: ...
     def sendall(self, data: Any, /) -> None: ...
@@ -1077,6 +1098,12 @@ class Wire:
                     view[: len(data)] = data
                     return len(data)
                 self._fill()
+
+    def is_dropped(self) -> bool:
+        """True when the idle connection is unusable: the socket is readable
+        (the peer closed it or sent something unasked), reports an error or
+        hang-up, or is closed. One zero-timeout poll; never reads."""
+        return _readable_now(self._sock)
 
     @property
     def body_done(self) -> bool:

@@ -10,7 +10,6 @@ cheaply.
 
 from __future__ import annotations
 
-import select
 import socket
 import ssl
 import time
@@ -40,9 +39,6 @@ __all__ = [
 port_by_scheme: dict[str, int] = {"http": 80, "https": 443}
 
 _TYPE_SOCKET_OPTIONS = Sequence[tuple[int, int, int | bytes]]
-
-_HAS_POLL = hasattr(select, "poll")
-_POLLIN_ANY = (select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP) if _HAS_POLL else 0
 
 
 def _gai_family() -> socket.AddressFamily:
@@ -144,7 +140,9 @@ class HTTPConnection:
         #: ``time.monotonic()`` when connected / when last checked back in.
         self.connected_at = 0.0
         self.last_used = 0.0
-        self._poller: typing.Any = None
+        #: ``wire.is_dropped`` when that is the whole drop check (not TLS):
+        #: the pool calls it directly.
+        self._wire_dropped: typing.Callable[[], bool] | None = None
         #: True while a request or response owns the connection (the pool's
         #: guard against releasing it twice).
         self._out = False
@@ -215,12 +213,10 @@ class HTTPConnection:
 
     def _attach(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.wire = _http11.Wire(sock, **self.wire_limits)
+        wire = self.wire = _http11.Wire(sock, **self.wire_limits)
         self.connected_at = self.last_used = time.monotonic()
-        if _HAS_POLL and type(sock) is socket.socket:
-            poller = select.poll()
-            poller.register(sock, _POLLIN_ANY)
-            self._poller = poller
+        if not isinstance(sock, ssl.SSLSocket):
+            self._wire_dropped = wire.is_dropped
 
     # -- state ---------------------------------------------------------------
 
@@ -248,21 +244,14 @@ class HTTPConnection:
 
     def is_dropped(self) -> bool:
         """True when the idle connection is unusable: the peer closed it, sent
-        something unasked, or it is already closed. One zero-timeout poll."""
-        poller = self._poller
-        if poller is not None:
-            try:
-                return bool(poller.poll(0))
-            except (OSError, ValueError):
-                return True
+        something unasked, or it is already closed. One zero-timeout poll
+        (``Wire.is_dropped``); a readable TLS socket is then asked whether it
+        holds application data or only a session ticket."""
+        wire = self.wire
         sock = self.sock
-        if sock is None:
+        if wire is None or sock is None:
             return True
-        try:
-            readable, _, _ = select.select([sock], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        if not readable:
+        if not wire.is_dropped():
             return False
         if isinstance(sock, ssl.SSLSocket):
             # A readable TLS socket may only hold a session ticket; ask TLS.
@@ -285,7 +274,7 @@ class HTTPConnection:
         sock, self.sock = self.sock, None
         self.wire = None
         self._has_connected_to_proxy = False
-        self._poller = None
+        self._wire_dropped = None
         if sock is not None:
             try:
                 sock.close()

@@ -565,7 +565,7 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                     self._expired += 1
                     conn.close()
                     fresh = True
-                elif conn._poller.poll(0) if conn._poller is not None else conn.is_dropped():
+                elif conn._wire_dropped() if conn._wire_dropped is not None else conn.is_dropped():
                     log.debug("Resetting dropped connection: %s", self.host)
                     self._dropped += 1
                     conn.close()

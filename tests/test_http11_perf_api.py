@@ -1,14 +1,19 @@
 """The parts of the ``_http11`` contract that exist for the hot path:
 ``ResponseHead.content_encoding`` (found by the parser, so the response layer
-never searches the fields), and ``ResponseHead.headers`` built on first access in
-the compiled twin.
+never searches the fields), ``ResponseHead.headers`` built on first access in
+the compiled twin, and ``Wire.is_dropped()`` (the pool's idle-connection check).
 
-Every case runs on both twins (``impl``).
+Every case runs on both twins (``impl``); the ``Wire`` cases also through both
+paths of the compiled twin (a plain ``socket.socket``: the descriptor path; a
+wrapper object: the Python-method path). Sockets are local socket pairs.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -175,3 +180,96 @@ def test_headers_first_access_from_threads(impl: Any) -> None:
     assert len(got) == 4
     assert all(g is got[0] for g in got)
     assert len(got[0]) == 51
+
+
+# -- Wire.is_dropped ------------------------------------------------------------
+
+
+class SockWrapper:
+    """A socket-like object that is not a ``socket.socket``."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def sendall(self, data: Any) -> None:
+        self._sock.sendall(data)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
+        return self._sock.recv_into(buffer, nbytes)
+
+    def settimeout(self, value: float | None) -> None:
+        self._sock.settimeout(value)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+@pytest.fixture(params=["fd", "pyobj"])
+def pair(request: pytest.FixtureRequest) -> Iterator[tuple[Any, socket.socket]]:
+    a, b = socket.socketpair()
+    ours: Any = a if request.param == "fd" else SockWrapper(a)
+    try:
+        yield ours, b
+    finally:
+        a.close()
+        b.close()
+
+
+def _wait_readable(wire: Any, expected: bool) -> bool:
+    deadline = time.monotonic() + 5
+    got = wire.is_dropped()
+    while got != expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+        got = wire.is_dropped()
+    return bool(got)
+
+
+def test_is_dropped_idle_connection_is_usable(impl: Any, pair: Any) -> None:
+    ours, _peer = pair
+    wire = impl.http11.Wire(ours)
+    assert wire.is_dropped() is False
+    assert wire.is_dropped() is False
+
+
+def test_is_dropped_after_a_whole_exchange(impl: Any, pair: Any) -> None:
+    ours, peer = pair
+    wire = impl.http11.Wire(ours)
+    peer.sendall(_resp(b"Server: s", body=b"hello"))
+    head = wire.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", None, 5.0)
+    assert head.status == 200
+    assert wire.read(None, 5.0) == b"hello"
+    assert peer.recv(100).startswith(b"GET /")
+    assert wire.keep_alive
+    assert wire.is_dropped() is False
+
+
+def test_is_dropped_when_peer_sends_unasked(impl: Any, pair: Any) -> None:
+    ours, peer = pair
+    wire = impl.http11.Wire(ours)
+    peer.sendall(b"HTTP/1.1 408 Request Timeout\r\n\r\n")
+    assert _wait_readable(wire, True) is True
+    assert wire.is_dropped() is True  # never reads: still readable
+
+
+def test_is_dropped_when_peer_closed(impl: Any, pair: Any) -> None:
+    ours, peer = pair
+    wire = impl.http11.Wire(ours)
+    peer.close()
+    assert _wait_readable(wire, True) is True
+
+
+def test_is_dropped_when_peer_shut_down_writing(impl: Any, pair: Any) -> None:
+    ours, peer = pair
+    wire = impl.http11.Wire(ours)
+    peer.shutdown(socket.SHUT_WR)
+    assert _wait_readable(wire, True) is True
+
+
+def test_is_dropped_when_closed_locally(impl: Any, pair: Any) -> None:
+    ours, _peer = pair
+    wire = impl.http11.Wire(ours)
+    ours.close()
+    assert wire.is_dropped() is True

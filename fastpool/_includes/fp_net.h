@@ -16,6 +16,7 @@
 
 #define FP_HAVE_FD_PATH 0
 #define FP_POLLIN 1
+#define FP_POLLPRI 2
 #define FP_POLLOUT 4
 #ifndef EAGAIN
 #define EAGAIN 11
@@ -50,6 +51,7 @@ static double fp_monotonic(void) { return 0.0; }
 
 #define FP_HAVE_FD_PATH 1
 #define FP_POLLIN POLLIN
+#define FP_POLLPRI POLLPRI
 #define FP_POLLOUT POLLOUT
 
 /* macOS has no MSG_NOSIGNAL; CPython ignores SIGPIPE at start-up anyway. */

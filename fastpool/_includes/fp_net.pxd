@@ -5,6 +5,7 @@
 cdef extern from "_includes/fp_net.h" nogil:
     const int FP_HAVE_FD_PATH
     const int FP_POLLIN
+    const int FP_POLLPRI
     const int FP_POLLOUT
     Py_ssize_t fp_send(int fd, const char *p, Py_ssize_t n)
     Py_ssize_t fp_send2(int fd, const char *p1, Py_ssize_t n1, const char *p2, Py_ssize_t n2)
