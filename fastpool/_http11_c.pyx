@@ -64,6 +64,9 @@ cdef object _ProtocolError = ProtocolError
 cdef object _IncompleteRead = IncompleteRead
 cdef object _RemoteDisconnected = _http_client.RemoteDisconnected
 cdef object _socket_type = _socket.socket
+# ``socket.socket`` inherits ``fileno`` from ``_socket.socket``: calling the C
+# method descriptor skips the attribute lookup on every check.
+cdef object _socket_fileno = _socket.socket.fileno
 cdef object _select = _select_mod.select
 cdef object _poll_type = getattr(_select_mod, "poll", None)
 cdef int _POLL_READABLE = (getattr(_select_mod, "POLLIN", 1) | getattr(_select_mod, "POLLPRI", 2)
@@ -1960,7 +1963,7 @@ cdef class Wire:
 
     cdef int _check_fd(self) except -1:
         self.in_wait = False
-        if self.fd >= 0 and self.sock.fileno() != self.fd:
+        if self.fd >= 0 and _socket_fileno(self.sock) != self.fd:
             raise OSError(9, "Bad file descriptor: the socket was closed")
         return 0
 
