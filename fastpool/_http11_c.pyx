@@ -142,6 +142,7 @@ cdef enum:
     R_OSERROR = 4       # errno in self.os_errno
     R_PROTO = 5         # parser error in self.p.err
     R_TRAILERS = 6      # trailer fields located: build them with the GIL, then resume
+    R_NEED_IO = 7       # (no_io set) a system call is needed: release the GIL and resume
 
 cdef dict _MESSAGES = {
     E_STATUS_LINE: "Invalid status line",
@@ -1641,6 +1642,7 @@ cdef class ResponseParser:
 
 DEF _RECV_CHUNK = 65536
 DEF _DIRECT_MIN = 16384
+DEF _HOLD_MAX = 16384       # at most this many buffered bytes are decoded with the GIL held
 # A LENGTH body read whole is preallocated only up to this size; a larger one
 # grows as its bytes arrive (a Content-Length alone, up to 2**63 - 1, must not
 # make us allocate).
@@ -1696,6 +1698,8 @@ cdef class Wire:
     cdef char* rd_ptr
     cdef Py_ssize_t rd_len
     cdef bint rd_direct
+    # body pump: stop with R_NEED_IO instead of making a system call
+    cdef bint no_io
 
     def __init__(self, sock, *, max_head_size=65536, max_headers=100, max_trailer_size=16384,
                  max_chunk_line=4096, max_interim=10):
@@ -1892,6 +1896,8 @@ cdef class Wire:
                 self.p.err = E_INCOMPLETE_BODY
                 return R_PROTO
             want = n - got[0]
+            if self.no_io:
+                return R_NEED_IO
             if (dst != NULL and self.p.framing != F_CHUNKED and want >= _DIRECT_MIN
                     and self.p.end == self.p.pos):
                 # straight into the destination, never past the message end
@@ -2110,8 +2116,16 @@ cdef class Wire:
         cdef ResponseParser p = self.p
         while True:
             if self.fd >= 0:
-                with nogil:
+                rc = R_NEED_IO
+                if 0 < p.end - p.pos <= _HOLD_MAX:
+                    # a few buffered bytes (often the whole body, which came
+                    # with the head) need no system call: no GIL round trip
+                    self.no_io = True
                     rc = self._pump_body(dst, n, &got, tmo, partial)
+                    self.no_io = False
+                if rc == R_NEED_IO:
+                    with nogil:
+                        rc = self._pump_body(dst, n, &got, tmo, partial)
             else:
                 rc = self._pump_body(dst, n, &got, tmo, partial)
             if rc == R_DONE:
