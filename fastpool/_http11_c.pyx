@@ -1968,9 +1968,12 @@ cdef class Wire:
         return r
 
     cdef int _check_fd(self) except -1:
+        cdef long cur
         self.in_wait = False
-        if self.fd >= 0 and _socket_fileno(self.sock) != self.fd:
-            raise OSError(9, "Bad file descriptor: the socket was closed")
+        if self.fd >= 0:
+            cur = _socket_fileno(self.sock)   # compared as C ints
+            if cur != self.fd:
+                raise OSError(9, "Bad file descriptor: the socket was closed")
         return 0
 
     def is_dropped(self):
