@@ -1550,6 +1550,9 @@ cdef class ResponseParser:
     def start(self, bint is_head_request=False):
         """Get ready for a new response; bytes still buffered are kept (they
         belong to the next message)."""
+        self._start(is_head_request)
+
+    cdef int _start(self, bint is_head_request) except -1:
         if self.state == S_BODY and self.framing == F_CHUNKED:
             # drop decoded payload nobody read; keep the raw bytes
             self.pos += self.dec
@@ -1557,7 +1560,7 @@ cdef class ResponseParser:
             self.dec = 0
             self.pos += self.rawoff
             self.rawoff = 0
-        self._reset(is_head_request)
+        return self._reset(is_head_request)
 
     def feed(self, data):
         """Append received bytes."""
@@ -2068,7 +2071,7 @@ cdef class Wire:
         cdef bint have_body = False
         cdef ResponseParser p = self.p
         self._check_fd()
-        p.start(is_head_request)
+        p._start(is_head_request)
         if self.fd < 0:
             self._py_settimeout(timeout)
             self._py_sendall(head)
@@ -2107,7 +2110,7 @@ cdef class Wire:
     def read_head(self, timeout, bint is_head_request=False):
         """Wait for and parse the response head of a request sent with ``sendall``."""
         self._check_fd()
-        self.p.start(is_head_request)
+        self.p._start(is_head_request)
         return self._head_loop(timeout, False)
 
     cdef Py_ssize_t _fill(self, char* dst, Py_ssize_t n, object timeout,
