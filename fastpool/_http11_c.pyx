@@ -1983,15 +1983,15 @@ cdef class Wire:
         """True when the idle connection is unusable: the socket is readable
         (the peer closed it or sent something unasked), reports an error or
         hang-up, or is closed. One zero-timeout poll; never reads."""
-        cdef int r, fd = self.fd
+        cdef int r, e = 0, fd = self.fd
         if fd >= 0:
             with nogil:
                 r = fp_poll(fd, FP_POLLIN | FP_POLLPRI, 0)
+                if r < 0:
+                    e = errno
             if r == 0:
                 return False
-            if r > 0:
-                return True
-            if errno != EINTR:
+            if r > 0 or e != EINTR:
                 return True
             # interrupted: resume once the signal handlers ran
             PyErr_CheckSignals()
