@@ -25,7 +25,7 @@ from urllib3.exceptions import (
 from urllib3.util.timeout import _DEFAULT_TIMEOUT, _TYPE_TIMEOUT, Timeout
 
 from . import _http11
-from ._proxy import open_tunnel
+from ._proxy import TunnelError, open_tunnel
 from ._tls import TLSClient, TLSParams, TLSSocket, proxy_params
 
 __all__ = [
@@ -230,8 +230,10 @@ class HTTPConnection:
 
     @property
     def has_connected_to_proxy(self) -> bool:
-        """The proxy accepted us (TCP/TLS to it, and its CONNECT reply when
-        tunnelling): errors before that are ``ProxyError``."""
+        """The connection to the proxy is up (TCP, and TLS to an HTTPS proxy),
+        as in urllib3: set before the ``CONNECT`` reply is read, and cleared
+        again when the proxy refuses the tunnel. The pool wraps errors that
+        happen while it is False as ``ProxyError``."""
         return self._has_connected_to_proxy
 
     @property
@@ -375,6 +377,11 @@ class HTTPSConnection(HTTPConnection):
         if proxy is not None and proxy.scheme == "https":
             sock = self._connect_tls_proxy(sock, params)
         if self._tunnel_host is not None:
+            # Connected to the proxy from here on, as in urllib3: an error
+            # reading the CONNECT reply (timeout, close, garbage) is not a
+            # ProxyError, except a refusal (non-2xx), after which http.client
+            # closes the connection and urllib3 reports it as one.
+            self._has_connected_to_proxy = True
             try:
                 open_tunnel(
                     sock,
@@ -383,10 +390,11 @@ class HTTPSConnection(HTTPConnection):
                     self._tunnel_headers,
                     self.timeout,
                 )
-            except BaseException:
+            except BaseException as e:
+                if isinstance(e, TunnelError):
+                    self._has_connected_to_proxy = False
                 sock.close()
                 raise
-            self._has_connected_to_proxy = True
             if proxy is not None and proxy.scheme == "https" and self.proxy_tls is not None:
                 # the CONNECT reply was read: TLS 1.3 tickets have arrived
                 self.proxy_tls.offer_session(sock, proxy.host or self.host)

@@ -680,8 +680,15 @@ class HTTPConnectionPool(ConnectionPool, RequestMethods):
                 SSLError,
                 ProxyError,
             ) as e:
-                # before close(): did the proxy (if any) accept us?
-                proxy_failed = conn.proxy is not None and not conn.has_connected_to_proxy
+                # before close(): urllib3's ProxyError cases. The connection to
+                # the proxy (TCP, TLS to it) failed or the proxy refused the
+                # tunnel; or the peer closed or reset the connection before a
+                # response head, on which http.client closes it and urllib3
+                # then counts it as not connected to the proxy.
+                proxy_failed = conn.proxy is not None and (
+                    not conn.has_connected_to_proxy
+                    or (head is None and conn.wire is not None and isinstance(e, ConnectionError))
+                )
                 if conn._out:
                     conn._out = False
                     conn.close()

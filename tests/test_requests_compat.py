@@ -286,19 +286,9 @@ def test_unrequested_101_is_connection_error(
                 s.get(srv.url + "/")
 
 
-# ------------------------------------------------------------ proxies (to be fixed)
+# ------------------------------------------------------------------------ proxies
 
-_PROXY_XFAIL = pytest.mark.xfail(
-    reason=(
-        "fastpool wraps every CONNECT failure as ProxyError and none on a forwarding "
-        "connection. urllib3 counts the proxy as connected before it reads the CONNECT "
-        "reply (only a non-2xx reply, which closes the connection, becomes ProxyError; a "
-        "timeout is ReadTimeoutError), and wraps a forwarding connection the proxy "
-        "reset (http.client closed it) as ProxyError"
-    ),
-    strict=True,
-)
-PROXY_KINDS = ["stock", pytest.param("fastpool", marks=_PROXY_XFAIL)]
+PROXY_KINDS = ["stock", "fastpool"]
 
 
 def _reply_then(data: bytes, stall: bool = False) -> Callable[[socket.socket, int], None]:
@@ -324,8 +314,8 @@ def _exactly(exc_type: type[BaseException], fn: Callable[[], object]) -> None:
 def test_connect_reply_never_comes_is_read_timeout(
     kind: str, new_session: Callable[..., requests.Session]
 ) -> None:
-    # stock: ReadTimeout. fastpool: ProxyError("Unable to connect to proxy",
-    # ReadTimeoutError) -- not a requests.Timeout at all.
+    # urllib3 counts the proxy as connected before it reads the CONNECT reply:
+    # a timeout there is a ReadTimeoutError, not a ProxyError.
     with ScriptedServer(_reply_then(b"", stall=True)) as proxy:
         s = new_session(kind)
         s.mount("https://", adapter_class(kind)())
@@ -338,8 +328,8 @@ def test_connect_reply_never_comes_is_read_timeout(
 def test_connect_reply_broken_is_connection_error(
     kind: str, new_session: Callable[..., requests.Session], reply: bytes
 ) -> None:
-    # stock: ConnectionError("Connection aborted.", ...); a non-2xx reply is
-    # ProxyError on both (test_requests_adapter covers it). fastpool: ProxyError.
+    # ConnectionError("Connection aborted.", ...); a non-2xx reply is
+    # ProxyError on both (test_requests_adapter covers it).
     with ScriptedServer(_reply_then(reply)) as proxy:
         s = new_session(kind)
         s.mount("https://", adapter_class(kind)())
@@ -351,8 +341,8 @@ def test_connect_reply_broken_is_connection_error(
 def test_forwarding_proxy_closing_without_reply_is_proxy_error(
     kind: str, new_session: Callable[..., requests.Session]
 ) -> None:
-    # stock: ProxyError("Unable to connect to proxy", RemoteDisconnected).
-    # fastpool: ConnectionError("Connection aborted.").
+    # ProxyError("Unable to connect to proxy", RemoteDisconnected): http.client
+    # closes the connection, and urllib3 then counts it as not connected.
     with ScriptedServer(_reply_then(b"")) as proxy:
         s = new_session(kind)
         url = "http://origin.invalid/"
