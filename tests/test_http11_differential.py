@@ -85,6 +85,7 @@ def parse_h11(data: bytes) -> dict[str, Any]:
         for _ in range(10_000):
             ev = conn.next_event()
             if isinstance(ev, h11.InformationalResponse):
+                out.setdefault("interim_versions", []).append(ev.http_version.decode())
                 continue
             if isinstance(ev, h11.Response):
                 out["status"] = ev.status_code
@@ -262,6 +263,9 @@ def known_difference_when_h11_accepts(data: bytes, theirs: dict[str, Any]) -> bo
         return True
     if theirs.get("version") not in ("1.0", "1.1"):
         return True
+    # the same rule for interim (1xx) heads: we refuse HTTP/x.y other than 1.0/1.1 there too
+    if any(v not in ("1.0", "1.1") for v in theirs.get("interim_versions", ())):
+        return True
     if theirs.get("status") == 101:
         return True
     if re.search(rb"\n[ \t]", data):  # obs-fold (or a chunk line starting with space)
@@ -330,6 +334,8 @@ def test_against_h11_random_tail(impl: Any, data: bytes) -> None:
         b"HTTP/1.1 200 OK\nContent-Length: 5\n\nhello",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nA: b\r\n\r\n",
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        # found by hypothesis: h11 takes any version on an interim head; we refuse it
+        b"HTTP/5.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
         b"HTTP/1.0 200 OK\r\n\r\nuntil close",
         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel",
