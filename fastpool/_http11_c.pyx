@@ -228,6 +228,14 @@ cdef inline bint _is_ows(char c) noexcept nogil:
     return c == b' ' or c == b'\t'
 
 
+cdef inline void _trim_ows(const char* p, Py_ssize_t* s, Py_ssize_t* e) noexcept nogil:
+    """Shrink ``p[s:e]`` past optional whitespace on both sides (one list element)."""
+    while s[0] < e[0] and _is_ows(p[s[0]]):
+        s[0] += 1
+    while e[0] > s[0] and _is_ows(p[e[0] - 1]):
+        e[0] -= 1
+
+
 # --------------------------------------------------------------------------
 # Interned strings for the names and values seen in most responses: a head
 # full of well-known fields costs a lookup instead of a decode per string.
@@ -841,10 +849,7 @@ cdef inline bint _has_token(const char* p, Py_ssize_t n, const char* tok, Py_ssi
         while i < n and p[i] != b',':
             i += 1
         e = i
-        while s < e and _is_ows(p[s]):
-            s += 1
-        while e > s and _is_ows(p[e - 1]):
-            e -= 1
+        _trim_ows(p, &s, &e)
         if _ieq(p + s, e - s, tok, tn):
             return True
         i += 1
@@ -861,10 +866,7 @@ cdef inline int _last_coding_chunked(const char* p, Py_ssize_t n) noexcept nogil
         while s > 0 and p[s - 1] != b',':
             s -= 1
         i = s - 1
-        while s < e and _is_ows(p[s]):
-            s += 1
-        while e > s and _is_ows(p[e - 1]):
-            e -= 1
+        _trim_ows(p, &s, &e)
         if e > s:
             return 1 if _ieq(p + s, e - s, "chunked", 7) else 0
     return -1
@@ -881,10 +883,7 @@ cdef inline int _parse_cl(const char* p, Py_ssize_t n, int64_t* value) noexcept 
         while i < n and p[i] != b',':
             i += 1
         e = i
-        while s < e and _is_ows(p[s]):
-            s += 1
-        while e > s and _is_ows(p[e - 1]):
-            e -= 1
+        _trim_ows(p, &s, &e)
         if e == s:
             return -E_CL_INVALID
         v = 0
